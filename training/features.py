@@ -1,0 +1,263 @@
+"""The one feature definition shared by training, offline scoring, the service and the nightly job.
+
+Training/serving skew is the classic bug of this field, so every path into a feature row goes
+through this module: an event log is aggregated into *raw inputs* by `raw_inputs_from_events`,
+a CRM snapshot already holds raw inputs, and `build_features` turns raw inputs into the model's
+feature columns as of a given time. Nothing else in the project computes a feature.
+
+Time convention: timestamps are UTC; an event counts "as of" `as_of` when `occurred_at <= as_of`,
+and counts inside a window of `w` days when `as_of - w days < occurred_at <= as_of`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+FEATURE_SET_NAME: Final = "dealnode-core"
+FEATURE_SET_VERSION: Final = 1
+SECONDS_PER_DAY: Final = 86_400.0
+
+
+class CustomerState(StrEnum):
+    """The five customer states, in funnel order (see shared/DOMAIN.md)."""
+
+    POTENTIAL = "potential"
+    INTERESTED = "interested"
+    INTENT = "intent"
+    DECIDING = "deciding"
+    LOYAL = "loyal"
+
+
+STATES: Final[tuple[str, ...]] = tuple(s.value for s in CustomerState)
+"""Label set in funnel order; the position is the class index every model uses."""
+
+
+class InteractionType(StrEnum):
+    """Interaction event types a CRM can report."""
+
+    VISIT = "visit"
+    REPLY = "reply"
+    QUOTE = "quote"
+    OBJECTION = "objection"
+    MEETING = "meeting"
+    PURCHASE = "purchase"
+
+
+COUNT_INPUTS: Final[tuple[str, ...]] = (
+    "visits",
+    "replies",
+    "quotes",
+    "objections",
+    "meetings",
+    "purchases",
+)
+"""Lifetime count inputs, one per interaction type (same order as `InteractionType`)."""
+
+EVENT_TYPE_TO_INPUT: Final[dict[str, str]] = dict(
+    zip((t.value for t in InteractionType), COUNT_INPUTS, strict=True)
+)
+WINDOW_DAYS: Final[tuple[int, ...]] = (30, 90)
+WINDOWED_INPUTS: Final[tuple[str, ...]] = tuple(
+    f"{name}_{days}d" for days in WINDOW_DAYS for name in COUNT_INPUTS
+)
+TIME_INPUTS: Final[tuple[str, ...]] = ("first_contact_at", "last_contact_at")
+RAW_COUNT_INPUTS: Final[tuple[str, ...]] = COUNT_INPUTS + WINDOWED_INPUTS
+RAW_INPUTS: Final[tuple[str, ...]] = RAW_COUNT_INPUTS + TIME_INPUTS
+"""Everything a customer's feature row is derived from; a CRM snapshot row carries these."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One derived feature, declared rather than coded so the spec hash covers its formula.
+
+    kinds: `days_since` (as_of - arg0, in days), `span_days` (arg1 - arg0, in days),
+    `ratio` (arg0 / arg1, 0 when arg1 is 0), `sum` (of args), `per_30d` (arg0 per 30 days of
+    arg1, arg1 floored at 1 day), `gap_days` (arg1 span over arg0 - 1 contacts, floored at 1).
+    """
+
+    name: str
+    kind: str
+    args: tuple[str, ...]
+
+
+def _all(suffix: str) -> tuple[str, ...]:
+    return tuple(f"{name}{suffix}" for name in COUNT_INPUTS)
+
+
+DERIVED: Final[tuple[Derived, ...]] = (
+    Derived("days_since_last_contact", "days_since", ("last_contact_at",)),
+    Derived("tenure_days", "days_since", ("first_contact_at",)),
+    Derived("interactions_total", "sum", _all("")),
+    Derived("interactions_30d", "sum", _all("_30d")),
+    Derived("interactions_90d", "sum", _all("_90d")),
+    Derived("replies_per_visit", "ratio", ("replies", "visits")),
+    Derived("quotes_per_visit", "ratio", ("quotes", "visits")),
+    Derived("objections_per_quote", "ratio", ("objections", "quotes")),
+    Derived("purchases_per_quote", "ratio", ("purchases", "quotes")),
+    Derived("objection_share_90d", "ratio", ("objections_90d", "interactions_90d")),
+    Derived("activity_share_30d", "ratio", ("interactions_30d", "interactions_90d")),
+    Derived("contacts_per_30d", "per_30d", ("interactions_total", "tenure_days")),
+    Derived("days_between_contacts", "gap_days", ("interactions_total", "active_span_days")),
+)
+"""Derived features in evaluation order: a later one may use an earlier one."""
+
+_HIDDEN: Final = (Derived("active_span_days", "span_days", ("first_contact_at", "last_contact_at")),)
+"""Intermediate values needed by derived features but not fed to the model."""
+
+FEATURES: Final[tuple[str, ...]] = RAW_COUNT_INPUTS + tuple(d.name for d in DERIVED)
+"""The model's core feature columns, in order."""
+
+
+def feature_spec() -> dict[str, Any]:
+    """Describe the feature set fully enough that two equal specs compute equal features."""
+    return {
+        "name": FEATURE_SET_NAME,
+        "version": FEATURE_SET_VERSION,
+        "states": list(STATES),
+        "raw_inputs": list(RAW_INPUTS),
+        "window_days": list(WINDOW_DAYS),
+        "window_rule": "as_of - days < occurred_at <= as_of",
+        "derived": [[d.name, d.kind, list(d.args)] for d in _HIDDEN + DERIVED],
+        "features": list(FEATURES),
+    }
+
+
+def feature_set_hash() -> str:
+    """Return a short, stable hash of `feature_spec()`; every trained model records it."""
+    text = json.dumps(feature_spec(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def to_utc(value: str | datetime | pd.Timestamp) -> pd.Timestamp:
+    """Parse one time as a UTC timestamp; naive times are taken to be UTC already."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+
+
+def epoch_seconds(values: pd.Series) -> np.ndarray:
+    """Return UTC datetimes (any unit, NaT allowed) as float seconds since the epoch, NaN for NaT.
+
+    Both ways into a feature row pass their timestamps through here, so they agree to the bit.
+    """
+    parsed = pd.to_datetime(values, utc=True)
+    as_us = parsed.dt.as_unit("us")
+    out = as_us.astype("int64").to_numpy(dtype=np.float64) / 1e6
+    out[as_us.isna().to_numpy()] = np.nan
+    return out
+
+
+def raw_inputs_from_events(
+    events: pd.DataFrame,
+    as_of: str | datetime | pd.Timestamp,
+    customer_ids: Sequence[str] | pd.Index | None = None,
+) -> pd.DataFrame:
+    """Aggregate an event log into one raw-input row per customer, counting only events <= as_of.
+
+    `events` needs columns `customer_id`, `type` (an `InteractionType` value) and `occurred_at`.
+    Customers listed in `customer_ids` without events get zero counts and no contact times;
+    without `customer_ids` the result covers customers that have at least one event by `as_of`.
+    """
+    cutoff = to_utc(as_of)
+    unknown = set(events["type"].unique()) - set(EVENT_TYPE_TO_INPUT)
+    if unknown:
+        raise ValueError(f"column 'type': unknown interaction type {sorted(unknown)[0]!r}")
+    times = pd.to_datetime(events["occurred_at"], utc=True)
+    seen = events.loc[(times <= cutoff).to_numpy()]
+    times = times[(times <= cutoff).to_numpy()]
+    ids = pd.Index(customer_ids) if customer_ids is not None else pd.Index(seen["customer_id"].unique())
+    ids = ids.astype(str)
+    codes = ids.get_indexer(seen["customer_id"].astype(str))
+    keep = codes >= 0
+    codes = codes[keep]
+    kinds = seen["type"].map(EVENT_TYPE_TO_INPUT).to_numpy()[keep]
+    secs = epoch_seconds(times)[keep]
+    now = cutoff.timestamp()
+
+    raw = pd.DataFrame(index=ids)
+    raw.index.name = "customer_id"
+    for days in (None, *WINDOW_DAYS):
+        in_window = np.ones(len(codes), dtype=bool) if days is None else secs > now - days * SECONDS_PER_DAY
+        suffix = "" if days is None else f"_{days}d"
+        for name in COUNT_INPUTS:
+            mask = in_window & (kinds == name)
+            raw[f"{name}{suffix}"] = np.bincount(codes[mask], minlength=len(ids)).astype(np.float64)
+    first = np.full(len(ids), np.inf)
+    last = np.full(len(ids), -np.inf)
+    np.minimum.at(first, codes, secs)
+    np.maximum.at(last, codes, secs)
+    first[np.isinf(first)] = np.nan
+    last[np.isinf(last)] = np.nan
+    raw["first_contact_at"] = _seconds_to_datetime(first).to_numpy()
+    raw["last_contact_at"] = _seconds_to_datetime(last).to_numpy()
+    for name in TIME_INPUTS:
+        raw[name] = raw[name].dt.tz_localize(UTC) if raw[name].dt.tz is None else raw[name]
+    return raw[list(RAW_INPUTS)]
+
+
+def _seconds_to_datetime(seconds: np.ndarray) -> pd.DatetimeIndex:
+    micros = np.round(seconds * 1e6)
+    return pd.DatetimeIndex(pd.to_datetime(micros, unit="us", utc=True)).as_unit("us")
+
+
+def build_features(raw: pd.DataFrame, as_of: str | datetime | pd.Timestamp) -> pd.DataFrame:
+    """Turn raw inputs into the model's core feature columns (`FEATURES`) as of `as_of`.
+
+    Missing raw inputs (NaN, or a column the source does not have) stay NaN in the features
+    that depend on them; LightGBM routes NaN on its own. Contact times after `as_of` are a
+    caller's bug (the event path never produces them), so recency is clipped at zero.
+    """
+    now = to_utc(as_of).timestamp()
+    n = len(raw)
+    values: dict[str, np.ndarray] = {}
+    for name in RAW_COUNT_INPUTS:
+        if name in raw.columns:
+            values[name] = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
+        else:
+            values[name] = np.full(n, np.nan)
+    for name in TIME_INPUTS:
+        if name in raw.columns:
+            values[name] = epoch_seconds(raw[name])
+        else:
+            values[name] = np.full(n, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for spec in _HIDDEN + DERIVED:
+            values[spec.name] = _derive(spec, values, now)
+    return pd.DataFrame({name: values[name] for name in FEATURES}, index=raw.index)
+
+
+def _derive(spec: Derived, values: dict[str, np.ndarray], now: float) -> np.ndarray:
+    args = [values[a] for a in spec.args]
+    if spec.kind == "days_since":
+        return np.maximum(now - args[0], 0.0) / SECONDS_PER_DAY
+    if spec.kind == "span_days":
+        return (args[1] - args[0]) / SECONDS_PER_DAY
+    if spec.kind == "sum":
+        # A source without one count (say, no meetings tracked) still has a meaningful total.
+        stacked = np.vstack(args)
+        total = np.nansum(stacked, axis=0)
+        total[np.isnan(stacked).all(axis=0)] = np.nan
+        return total
+    if spec.kind == "ratio":
+        num, den = args
+        return np.where(den > 0, num / den, np.where(np.isnan(den) | np.isnan(num), np.nan, 0.0))
+    if spec.kind == "per_30d":
+        count, days = args
+        return count / np.maximum(days, 1.0) * 30.0
+    if spec.kind == "gap_days":
+        count, span = args
+        return span / np.maximum(count - 1.0, 1.0)
+    raise ValueError(f"unknown derived feature kind {spec.kind!r}")
+
+
+def now_utc() -> pd.Timestamp:
+    """Return the current time as a UTC timestamp (one place to read the clock)."""
+    return pd.Timestamp.now(tz=UTC)
