@@ -20,11 +20,13 @@ from enum import StrEnum
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 FEATURE_SET_NAME: Final = "dealnode-core"
 FEATURE_SET_VERSION: Final = 1
 SECONDS_PER_DAY: Final = 86_400.0
+FloatArray = npt.NDArray[np.float64]
 
 
 class CustomerState(StrEnum):
@@ -110,7 +112,9 @@ DERIVED: Final[tuple[Derived, ...]] = (
 )
 """Derived features in evaluation order: a later one may use an earlier one."""
 
-_HIDDEN: Final = (Derived("active_span_days", "span_days", ("first_contact_at", "last_contact_at")),)
+_HIDDEN: Final = (
+    Derived("active_span_days", "span_days", ("first_contact_at", "last_contact_at")),
+)
 """Intermediate values needed by derived features but not fed to the model."""
 
 FEATURES: Final[tuple[str, ...]] = RAW_COUNT_INPUTS + tuple(d.name for d in DERIVED)
@@ -143,16 +147,34 @@ def to_utc(value: str | datetime | pd.Timestamp) -> pd.Timestamp:
     return ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
 
 
-def epoch_seconds(values: pd.Series) -> np.ndarray:
+def parse_times(values: pd.Series) -> pd.Series:
+    """Parse a column of times (datetimes or ISO 8601 text) as UTC; naive values are UTC."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True)
+    return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
+def epoch_seconds(values: pd.Series) -> FloatArray:
     """Return UTC datetimes (any unit, NaT allowed) as float seconds since the epoch, NaN for NaT.
 
     Both ways into a feature row pass their timestamps through here, so they agree to the bit.
     """
-    parsed = pd.to_datetime(values, utc=True)
-    as_us = parsed.dt.as_unit("us")
-    out = as_us.astype("int64").to_numpy(dtype=np.float64) / 1e6
+    as_us = parse_times(values).dt.as_unit("us")
+    out: FloatArray = as_us.astype("int64").to_numpy(dtype=np.float64) / 1e6
     out[as_us.isna().to_numpy()] = np.nan
     return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_seconds_of(value: datetime | None) -> float:
+    """One aware datetime as epoch seconds, bit-identical to `epoch_seconds` (NaN for None)."""
+    if value is None:
+        return float("nan")
+    delta = value - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros / 1e6
 
 
 def raw_inputs_from_events(
@@ -170,12 +192,16 @@ def raw_inputs_from_events(
     unknown = set(events["type"].unique()) - set(EVENT_TYPE_TO_INPUT)
     if unknown:
         raise ValueError(f"column 'type': unknown interaction type {sorted(unknown)[0]!r}")
-    times = pd.to_datetime(events["occurred_at"], utc=True)
+    times = parse_times(events["occurred_at"])
     seen = events.loc[(times <= cutoff).to_numpy()]
     times = times[(times <= cutoff).to_numpy()]
-    ids = pd.Index(customer_ids) if customer_ids is not None else pd.Index(seen["customer_id"].unique())
+    ids = (
+        pd.Index(customer_ids)
+        if customer_ids is not None
+        else pd.Index(seen["customer_id"].unique())
+    )
     ids = ids.astype(str)
-    codes = ids.get_indexer(seen["customer_id"].astype(str))
+    codes = ids.get_indexer(pd.Index(seen["customer_id"].astype(str)))
     keep = codes >= 0
     codes = codes[keep]
     kinds = seen["type"].map(EVENT_TYPE_TO_INPUT).to_numpy()[keep]
@@ -185,7 +211,9 @@ def raw_inputs_from_events(
     raw = pd.DataFrame(index=ids)
     raw.index.name = "customer_id"
     for days in (None, *WINDOW_DAYS):
-        in_window = np.ones(len(codes), dtype=bool) if days is None else secs > now - days * SECONDS_PER_DAY
+        in_window = (
+            np.ones(len(codes), dtype=bool) if days is None else secs > now - days * SECONDS_PER_DAY
+        )
         suffix = "" if days is None else f"_{days}d"
         for name in COUNT_INPUTS:
             mask = in_window & (kinds == name)
@@ -203,7 +231,7 @@ def raw_inputs_from_events(
     return raw[list(RAW_INPUTS)]
 
 
-def _seconds_to_datetime(seconds: np.ndarray) -> pd.DatetimeIndex:
+def _seconds_to_datetime(seconds: FloatArray) -> pd.DatetimeIndex:
     micros = np.round(seconds * 1e6)
     return pd.DatetimeIndex(pd.to_datetime(micros, unit="us", utc=True)).as_unit("us")
 
@@ -215,9 +243,8 @@ def build_features(raw: pd.DataFrame, as_of: str | datetime | pd.Timestamp) -> p
     that depend on them; LightGBM routes NaN on its own. Contact times after `as_of` are a
     caller's bug (the event path never produces them), so recency is clipped at zero.
     """
-    now = to_utc(as_of).timestamp()
     n = len(raw)
-    values: dict[str, np.ndarray] = {}
+    values: dict[str, FloatArray] = {}
     for name in RAW_COUNT_INPUTS:
         if name in raw.columns:
             values[name] = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
@@ -228,14 +255,29 @@ def build_features(raw: pd.DataFrame, as_of: str | datetime | pd.Timestamp) -> p
             values[name] = epoch_seconds(raw[name])
         else:
             values[name] = np.full(n, np.nan)
+    matrix = feature_matrix(values, to_utc(as_of).timestamp())
+    return pd.DataFrame(matrix, index=raw.index, columns=list(FEATURES))
+
+
+def feature_matrix(values: dict[str, FloatArray], now: float) -> FloatArray:
+    """Compute the `FEATURES` matrix (rows x features) from raw-input arrays.
+
+    `values` holds one float array per name in `RAW_INPUTS`, contact times as epoch seconds
+    (`epoch_seconds`); `now` is `as_of` in epoch seconds. This is the single implementation
+    of every formula: `build_features` and the service's request path both end here.
+    """
+    values = dict(values)
     with np.errstate(divide="ignore", invalid="ignore"):
         for spec in _HIDDEN + DERIVED:
             values[spec.name] = _derive(spec, values, now)
-    return pd.DataFrame({name: values[name] for name in FEATURES}, index=raw.index)
+    return np.column_stack([values[name] for name in FEATURES])
 
 
-def _derive(spec: Derived, values: dict[str, np.ndarray], now: float) -> np.ndarray:
-    args = [values[a] for a in spec.args]
+def _derive(spec: Derived, values: dict[str, FloatArray], now: float) -> FloatArray:
+    return np.asarray(_formula(spec, [values[a] for a in spec.args], now), dtype=np.float64)
+
+
+def _formula(spec: Derived, args: list[FloatArray], now: float) -> Any:
     if spec.kind == "days_since":
         return np.maximum(now - args[0], 0.0) / SECONDS_PER_DAY
     if spec.kind == "span_days":

@@ -1,0 +1,65 @@
+"""Offline scoring of a whole file: `dealnode score`.
+
+Scoring reuses the model's own feature layout and `as_of` rules, so a file scored offline gets
+exactly the probabilities the service would return for the same rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from training.artifacts import LoadedModel
+from training.dataset import load_customers
+from training.errors import DataError
+from training.features import STATES
+from training.mapping import Mapping
+from training.table import CustomerTable
+
+PROBABILITY_COLUMNS = tuple(f"p_{state}" for state in STATES)
+
+
+def score_table(model: LoadedModel, table: CustomerTable) -> pd.DataFrame:
+    """Return id, state, one probability column per state, and the model version."""
+    try:
+        proba = model.predict_proba(table)
+    except KeyError as exc:
+        raise DataError(f"column {exc} is needed by model {model.version} but missing") from None
+    return scores_frame(table.ids, proba, model.version)
+
+
+def scores_frame(ids: pd.Index, proba: npt.NDArray[np.float64], version: str) -> pd.DataFrame:
+    """Lay out predictions as the scoring output's columns."""
+    states = np.asarray(STATES, dtype=object)[proba.argmax(axis=1)]
+    frame = pd.DataFrame(proba, columns=list(PROBABILITY_COLUMNS))
+    frame.insert(0, "state", states)
+    frame.insert(0, "customer_id", ids.to_numpy())
+    frame["model_version"] = version
+    return frame
+
+
+def score_file(
+    model: LoadedModel,
+    source: Path,
+    destination: Path,
+    *,
+    mapping: Mapping | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> int:
+    """Score every row of `source` into `destination` (CSV or Parquet by suffix); return rows."""
+    suffix = destination.suffix.lower()
+    if suffix not in {".csv", ".parquet", ".pq"}:
+        raise DataError(f"output {destination.name}: use a .csv or .parquet file name")
+    table = load_customers(source, mapping, require_labels=False, as_of=as_of)
+    scores = score_table(model, table)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = destination.with_name(f".{destination.name}.partial")
+    if suffix == ".csv":
+        scores.to_csv(tmp, index=False, float_format="%.6f")
+    else:
+        scores.to_parquet(tmp, index=False)
+    tmp.replace(destination)
+    return len(scores)

@@ -1,0 +1,204 @@
+"""Train, evaluate against baselines, and register one model: `dealnode train`.
+
+Everything is built in a hidden staging directory and published with one rename at the end,
+so bad input or a crash leaves nothing half-written in the registry.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm
+import numpy as np
+import pandas as pd
+import sklearn
+
+from training import artifacts, registry
+from training.baselines import fit_baselines
+from training.dataset import load_customers
+from training.design import design_matrix, fit_layout
+from training.errors import DataError
+from training.features import FEATURE_SET_NAME, FEATURE_SET_VERSION, STATES, feature_set_hash
+from training.mapping import Mapping, load_mapping
+from training.metrics import evaluate
+from training.pipeline import SplitMethod, fit_model, label_codes, split_customers
+from training.report import write_report
+
+MODEL_NAME = "LightGBM (calibrated)"
+MIN_ROWS = 20
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train on and where to put the result."""
+
+    data: Path
+    models_dir: Path
+    mapping: Path | None = None
+    split: SplitMethod = "stratified"
+    seed: int = 0
+    promote: bool | None = None
+    """True: promote; False: never; None: promote only when nothing is promoted yet."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The registered model and how it did on the test split."""
+
+    version: str
+    path: Path
+    metrics: dict[str, dict[str, Any]]
+    promoted: bool
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Fit, evaluate and register a model; raise DataError for input a user must fix."""
+    mapping: Mapping | None = load_mapping(config.mapping) if config.mapping else None
+    table = load_customers(config.data, mapping, require_labels=True)
+    assert table.labels is not None
+    y = label_codes(table.labels)
+    _check_trainable(y, label_column=(mapping.label if mapping else None) or "state")
+
+    split = split_customers(table, y, method=config.split, seed=config.seed)
+    train_rows, val_rows, test_rows = (
+        table.subset(split.train),
+        table.subset(split.validation),
+        table.subset(split.test),
+    )
+    layout = fit_layout(train_rows)
+    x_train, x_val, x_test = (design_matrix(t, layout) for t in (train_rows, val_rows, test_rows))
+    y_train, y_val, y_test = y[split.train], y[split.validation], y[split.test]
+
+    fitted = fit_model(
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        categorical=layout.categorical_positions,
+        seed=config.seed,
+        params=config.params,
+    )
+    proba_test = fitted.predict_proba(x_test.to_numpy(np.float64))
+    results: dict[str, dict[str, Any]] = {MODEL_NAME: evaluate(y_test, proba_test)}
+    for baseline in fit_baselines(x_train, y_train, categorical=list(layout.extra_categorical)):
+        results[baseline.name] = evaluate(y_test, baseline.predict_proba(x_test))
+    validation = evaluate(y_val, fitted.predict_proba(x_val.to_numpy(np.float64)))
+
+    importance = pd.Series(
+        fitted.booster.feature_importance(importance_type="gain"),
+        index=list(layout.columns),
+    ).sort_values(ascending=False)
+    now = datetime.now(UTC)
+    base = registry.base_version(now)
+    data_info = {
+        "source": str(config.data),
+        "mapping": str(config.mapping) if config.mapping else None,
+        "fingerprint": artifacts.sha256_file(config.data),
+        "mapping_fingerprint": artifacts.sha256_file(config.mapping) if config.mapping else None,
+        "as_of": table.as_of.isoformat(),
+        "rows": {
+            "train": len(split.train),
+            "validation": len(split.validation),
+            "test": len(split.test),
+        },
+        "class_counts": {
+            s: int(c) for s, c in zip(STATES, np.bincount(y, minlength=5), strict=True)
+        },
+        "split": split.method,
+        "seed": config.seed,
+    }
+    with artifacts.staging_dir(config.models_dir) as staging:
+        booster_meta = artifacts.write_booster(staging, fitted.booster)
+        artifacts.write_test_set(staging / artifacts.TEST_SET_FILE, test_rows)
+        write_report(
+            staging,
+            model_name=MODEL_NAME,
+            results=results,
+            y_true=y_test,
+            proba=proba_test,
+            importance=importance,
+            info=_report_info(base, data_info, fitted.temperature),
+        )
+        artifacts.write_metadata(
+            staging,
+            {
+                "version": base,
+                "created_at": now.isoformat(),
+                "git_sha": registry.git_sha(),
+                "feature_set": {
+                    "name": FEATURE_SET_NAME,
+                    "version": FEATURE_SET_VERSION,
+                    "hash": feature_set_hash(),
+                },
+                "labels": list(STATES),
+                "layout": layout.to_json(),
+                "calibration": {"method": "temperature", "temperature": fitted.temperature},
+                "booster": booster_meta,
+                "params": fitted.params,
+                "data": data_info,
+                "metrics": {
+                    "test": {
+                        "model": results[MODEL_NAME],
+                        "baselines": {k: v for k, v in results.items() if k != MODEL_NAME},
+                    },
+                    "validation": {"model": validation},
+                },
+                "feature_importance_gain": {k: float(v) for k, v in importance.items()},
+                "libraries": _library_versions(),
+            },
+        )
+        version = artifacts.publish(staging, config.models_dir, base)
+
+    should_promote = config.promote
+    if should_promote is None:
+        should_promote = registry.promoted_version(config.models_dir) is None
+    if should_promote:
+        registry.write_pointer(config.models_dir, version)
+    return TrainResult(
+        version=version,
+        path=config.models_dir / version,
+        metrics=results,
+        promoted=should_promote,
+    )
+
+
+def _check_trainable(y: np.ndarray, *, label_column: str) -> None:
+    if len(y) < MIN_ROWS:
+        raise DataError(f"column {label_column!r}: only {len(y)} labelled rows; need {MIN_ROWS}")
+    present = [STATES[i] for i in np.unique(y)]
+    if len(present) < 2:
+        raise DataError(
+            f"column {label_column!r}: every row is {present[0]!r}; "
+            "training needs at least two states"
+        )
+
+
+def _report_info(version: str, data: dict[str, Any], temperature: float) -> dict[str, str]:
+    rows = data["rows"]
+    return {
+        "Model version": version,
+        "Training data": data["source"]
+        + (f" (mapping {data['mapping']})" if data["mapping"] else ""),
+        "Data as of": data["as_of"],
+        "Customers (train / validation / test)": (
+            f"{rows['train']} / {rows['validation']} / {rows['test']}"
+        ),
+        "Split": f"{data['split']}, seed {data['seed']}",
+        "Feature set": f"{FEATURE_SET_NAME} v{FEATURE_SET_VERSION} ({feature_set_hash()})",
+        "Calibration": f"temperature {temperature:.3f} fitted on the validation customers",
+    }
+
+
+def _library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "lightgbm": lightgbm.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
