@@ -1,0 +1,85 @@
+"""How good a set of state probabilities is, in numbers a sales team can check.
+
+Labels are class indices into `features.STATES`; probabilities are (n, 5) in that order.
+States are ordered, so "within one state" counts a neighbour mix-up as nearly right, and the
+service shows probabilities to people, so calibration (ECE) is reported next to accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_recall_fscore_support,
+)
+
+from training.features import STATES
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+CLASSES = list(range(len(STATES)))
+
+
+def evaluate(y_true: IntArray, proba: FloatArray) -> dict[str, Any]:
+    """All the report's metrics for one model on one set of customers (JSON-serialisable)."""
+    y_pred = proba.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=CLASSES, zero_division=0
+    )
+    clipped = np.clip(proba, 1e-15, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    return {
+        "n": len(y_true),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=CLASSES, average="macro", zero_division=0)
+        ),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "within_one_accuracy": float(np.mean(np.abs(y_pred - y_true) <= 1)),
+        "log_loss": float(log_loss(y_true, clipped, labels=CLASSES)),
+        "ece": expected_calibration_error(y_true, proba),
+        "per_state": {
+            state: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, state in enumerate(STATES)
+        },
+        "confusion": confusion_matrix(y_true, y_pred, labels=CLASSES).tolist(),
+    }
+
+
+def reliability_bins(
+    y_true: IntArray, proba: FloatArray, n_bins: int = 15
+) -> list[dict[str, float]]:
+    """Per confidence bin: mean confidence, accuracy and count (empty bins left out)."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    bins = []
+    for b in range(n_bins):
+        members = which == b
+        if members.any():
+            bins.append(
+                {
+                    "confidence": float(confidence[members].mean()),
+                    "accuracy": float(correct[members].mean()),
+                    "count": float(members.sum()),
+                }
+            )
+    return bins
+
+
+def expected_calibration_error(y_true: IntArray, proba: FloatArray, n_bins: int = 15) -> float:
+    """Gap between top-label confidence and accuracy, averaged over bins by their size."""
+    bins = reliability_bins(y_true, proba, n_bins)
+    total = sum(b["count"] for b in bins)
+    return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / total)
