@@ -1,0 +1,220 @@
+"""The `dealnode` command.
+
+Every user-fixable problem (bad data, bad mapping, a model that cannot be used) ends as one
+line on stderr and exit code 2, so scripts and cron can tell "your input" from "our bug".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.cli_ops import db_app, keys_app, serve
+from training.errors import DataError, ModelError
+from training.features import to_utc
+
+app = typer.Typer(
+    help="DealNode: customer states, why, and the next sales action.", no_args_is_help=True
+)
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
+console = Console()
+T = TypeVar("T")
+
+ModelsDir = Annotated[
+    Path,
+    typer.Option("--models-dir", envvar="DEALNODE_MODELS_DIR", help="Model registry folder."),
+]
+DEFAULT_DATA = Path("data/processed")
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one line and return the exit that says 'your input is wrong'."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run `action`, turning user-fixable errors into exit code 2 with one line."""
+    try:
+        return action()
+    except (DataError, ModelError) as exc:
+        raise fail(str(exc).splitlines()[0]) from None
+
+
+@app.command()
+def simulate(
+    out: Annotated[
+        Path, typer.Option(help="Folder for snapshot, events and simulation.json.")
+    ] = DEFAULT_DATA,
+    customers: Annotated[int, typer.Option(min=1, help="How many customers.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 0,
+    as_of: Annotated[
+        str, typer.Option(help="Snapshot time (UTC, ISO 8601).")
+    ] = "2026-11-01T00:00:00Z",
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    events: Annotated[bool, typer.Option(help="Also write the event log.")] = True,
+) -> None:
+    """Simulate customer journeys: an event log and a labelled snapshot."""
+    from training.simulation import simulate as run_simulation
+    from training.simulation import write_simulation
+
+    if fmt not in {"parquet", "csv"}:
+        raise fail(f"--format: use parquet or csv, not {fmt!r}")
+    try:
+        sim = run_simulation(customers, seed=seed, as_of=as_of, with_events=events)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    for path in write_simulation(sim, out, fmt="csv" if fmt == "csv" else "parquet"):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Snapshot or CRM export (CSV or Parquet).")],
+    models_dir: ModelsDir = Path("models"),
+    mapping: Annotated[Path | None, typer.Option(help="TOML mapping for a CRM export.")] = None,
+    split: Annotated[
+        str, typer.Option(help="stratified or time (by first contact).")
+    ] = "stratified",
+    seed: Annotated[int, typer.Option(help="Seed for the split and the model.")] = 0,
+    promote: Annotated[
+        bool | None,
+        typer.Option("--promote/--no-promote", help="Default: promote only if none is promoted."),
+    ] = None,
+) -> None:
+    """Train a model, compare it with the baselines, and register it."""
+    from training.report import comparison_table
+    from training.train import TrainConfig
+    from training.train import train as run_training
+
+    if split not in {"stratified", "time"}:
+        raise fail(f"--split: use stratified or time, not {split!r}")
+    config = TrainConfig(
+        data=data,
+        models_dir=models_dir,
+        mapping=mapping,
+        split=split,  # type: ignore[arg-type]
+        seed=seed,
+        promote=promote,
+    )
+    result = guarded(lambda: run_training(config))
+    console.print(comparison_table(result.metrics), markup=False)
+    state = "promoted" if result.promoted else "not promoted"
+    console.print(f"model {result.version} ({state}); report: {result.path / 'report.md'}")
+
+
+@app.command()
+def score(
+    source: Annotated[Path, typer.Argument(help="File to score (CSV or Parquet).")],
+    destination: Annotated[Path, typer.Argument(help="Output file (.csv or .parquet).")],
+    models_dir: ModelsDir = Path("models"),
+    model: Annotated[str | None, typer.Option(help="Model version; default: promoted.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="TOML mapping for a CRM export.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Score as of this time (UTC).")] = None,
+) -> None:
+    """Score a file of customers with a chosen or the promoted model."""
+    from training import registry
+    from training.mapping import load_mapping
+    from training.scoring import score_file
+
+    def run() -> int:
+        loaded = registry.load(models_dir, model)
+        when = _parse_time(as_of, "--as-of") if as_of else None
+        parsed = load_mapping(mapping) if mapping else None
+        return score_file(loaded, source, destination, mapping=parsed, as_of=when)
+
+    rows = guarded(run)
+    console.print(f"scored {rows} customers into {destination}")
+
+
+@models_app.command("list")
+def models_list(models_dir: ModelsDir = Path("models")) -> None:
+    """List registered models and which one is promoted."""
+    from training import registry
+
+    table = Table("version", "created", "macro-F1", "promoted", "problem")
+    for entry in registry.list_models(models_dir):
+        f1 = "" if entry.macro_f1 is None else f"{entry.macro_f1:.3f}"
+        table.add_row(
+            entry.version,
+            entry.created_at[:19],
+            f1,
+            "*" if entry.promoted else "",
+            entry.problem or "",
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version to promote.")],
+    models_dir: ModelsDir = Path("models"),
+    force: Annotated[bool, typer.Option(help="Promote even if it scores worse.")] = False,
+) -> None:
+    """Promote a model, refusing one that scores worse than the promoted one."""
+    from training import registry
+
+    comparison = guarded(lambda: registry.promote(models_dir, version, force=force))
+    if comparison is not None:
+        console.print(
+            f"macro-F1 on {comparison.incumbent}'s {comparison.rows} test customers: "
+            f"{comparison.candidate_f1:.4f} (was {comparison.incumbent_f1:.4f})"
+        )
+    console.print(f"promoted {version}")
+
+
+@app.command()
+def quickstart(
+    models_dir: ModelsDir = Path("models"),
+    data: Annotated[Path, typer.Option(help="Where simulated data goes.")] = DEFAULT_DATA,
+    customers: Annotated[int, typer.Option(min=100)] = 100_000,
+) -> None:
+    """Simulate and train the default model if none is promoted, then show its report."""
+    from training import registry
+
+    if registry.promoted_version(models_dir) is None:
+        snapshot = data / "snapshot.parquet"
+        if not snapshot.exists():
+            console.print(f"simulating {customers} customers into {data} ...")
+            simulate(
+                out=data,
+                customers=customers,
+                seed=0,
+                as_of="2026-11-01T00:00:00Z",
+                fmt="parquet",
+                events=True,
+            )
+        console.print("training the default model ...")
+        train(
+            data=snapshot,
+            models_dir=models_dir,
+            mapping=None,
+            split="stratified",
+            seed=0,
+            promote=True,
+        )
+    path = guarded(lambda: registry.resolve(models_dir))
+    console.print(f"promoted model: {path.name}\n")
+    console.print((path / "report.md").read_text(), markup=False)
+
+
+def _parse_time(value: str, option: str) -> pd.Timestamp:
+    try:
+        return to_utc(value)
+    except ValueError:
+        raise fail(f"{option}: cannot parse {value!r} as a time") from None
+
+
+def main() -> None:
+    """Entry point of the `dealnode` console script."""
+    app()

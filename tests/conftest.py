@@ -1,0 +1,47 @@
+"""Shared fixtures: one simulated dataset and one model trained on it, per test session.
+
+Training once per session keeps the suite fast; tests that change a registry copy the trained
+model into a registry of their own, so no test sees another's changes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from training.simulation import Simulation, simulate
+from training.train import TrainConfig, TrainResult, train
+
+SIM_CUSTOMERS = 50_000
+SIM_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def simulation() -> Simulation:
+    """A simulated customer base with its event log."""
+    return simulate(SIM_CUSTOMERS, seed=SIM_SEED, with_events=True)
+
+
+@pytest.fixture(scope="session")
+def snapshot_path(simulation: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulation's labelled snapshot as a Parquet file."""
+    path = tmp_path_factory.mktemp("data") / "snapshot.parquet"
+    simulation.snapshot.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(snapshot_path: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """A model trained on the snapshot, promoted in a session-wide registry."""
+    models_dir = tmp_path_factory.mktemp("registry")
+    return train(TrainConfig(data=snapshot_path, models_dir=models_dir, seed=0))
+
+
+@pytest.fixture
+def registry_dir(trained: TrainResult, tmp_path: Path) -> Path:
+    """A private copy of the session registry that a test may change."""
+    target = tmp_path / "models"
+    shutil.copytree(trained.path.parent, target)
+    return target

@@ -1,0 +1,34 @@
+"""Model quality gates on the simulator's held-out customers: the model must earn its place."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.train import MODEL_NAME, TrainResult
+
+pytestmark = pytest.mark.model
+
+
+def test_model_beats_every_baseline_on_macro_f1_and_log_loss(trained: TrainResult) -> None:
+    model = trained.metrics[MODEL_NAME]
+    baselines = {k: v for k, v in trained.metrics.items() if k != MODEL_NAME}
+    assert len(baselines) == 3
+    for name, result in baselines.items():
+        assert model["macro_f1"] > result["macro_f1"], name
+        assert model["log_loss"] < result["log_loss"], name
+
+
+def test_model_recall_floor_per_state(trained: TrainResult) -> None:
+    per_state = trained.metrics[MODEL_NAME]["per_state"]
+    for state, row in per_state.items():
+        assert row["recall"] >= 0.3, state
+
+
+def test_model_probabilities_are_calibrated(trained: TrainResult) -> None:
+    assert trained.metrics[MODEL_NAME]["ece"] < 0.05
+
+
+def test_model_is_mostly_within_one_state(trained: TrainResult) -> None:
+    model = trained.metrics[MODEL_NAME]
+    assert model["within_one_accuracy"] >= model["accuracy"]
+    assert model["within_one_accuracy"] > 0.85
