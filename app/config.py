@@ -1,0 +1,43 @@
+"""Service settings, read from the environment (prefix DEALNODE_) once per process.
+
+Nothing here touches the disk or the network at import time: `get_settings()` builds the
+object on first use, and tests override it through FastAPI's dependency overrides.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PLAYBOOK = Path(__file__).parent / "scoring" / "playbook.toml"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults are the embedded, single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="DEALNODE_", extra="ignore")
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = Field(
+        default="sqlite:///var/dealnode.db",
+        validation_alias=AliasChoices("DEALNODE_DATABASE_URL", "DATABASE_URL"),
+    )
+    models_dir: Path = Path("models")
+    model_version: str | None = None
+    """Serve this model instead of the registry's promoted one."""
+    playbook: Path = DEFAULT_PLAYBOOK
+    max_body_bytes: int = 1 << 20
+    batch_limit: int = 1000
+    page_limit_max: int = 500
+    low_confidence: float = 0.5
+    """Below this top probability a prediction counts as unsure (a playbook signal)."""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return Settings()

@@ -1,0 +1,41 @@
+"""Customer endpoints: one customer, and a rep's work queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from app.customers import service
+from app.customers.schemas import CustomerPage, CustomerRead
+from app.deps import ScoreKey, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+StateName = Literal["potential", "interested", "intent", "deciding", "loyal"]
+
+
+@router.get("/{customer_id}")
+def get_customer(customer_id: str, session: SessionDep, _: ScoreKey) -> CustomerRead:
+    """Return a customer's stored inputs, latest score with reasons and action, and history."""
+    return service.read_customer(session, customer_id=customer_id)
+
+
+@router.get("")
+def list_customers(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: ScoreKey,
+    state: StateName | None = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
+    open_objection: bool | None = None,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> CustomerPage:
+    """List a work queue, most confident first, e.g. `?state=deciding&open_objection=true`."""
+    where = service.QueueFilter(
+        state=state, action=action, min_confidence=min_confidence, open_objection=open_objection
+    )
+    return service.list_queue(
+        session, where=where, limit=min(limit, settings.page_limit_max), cursor=cursor
+    )

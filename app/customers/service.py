@@ -1,0 +1,129 @@
+"""Read customers and work queues."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.customers.schemas import CustomerPage, CustomerRead, HistoryRead, QueueItem, StoredInputs
+from app.errors import InvalidInput, NotFound
+from app.tables import Customer, CustomerScore
+from training.features import RAW_COUNT_INPUTS
+
+HISTORY_LIMIT = 100
+
+
+def get_customer(session: Session, *, customer_id: str) -> Customer | None:
+    """The customer, or None."""
+    return session.get(Customer, customer_id)
+
+
+def require_customer(session: Session, *, customer_id: str) -> Customer:
+    """The customer, or NotFound (404)."""
+    customer = get_customer(session, customer_id=customer_id)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id!r}", field="customer_id")
+    return customer
+
+
+def read_customer(session: Session, *, customer_id: str) -> CustomerRead:
+    """Stored inputs, latest score and the newest state changes."""
+    customer = require_customer(session, customer_id=customer_id)
+    history = session.scalars(
+        select(CustomerScore)
+        .where(CustomerScore.customer_id == customer_id)
+        .order_by(CustomerScore.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return CustomerRead(
+        customer_id=customer.customer_id,
+        inputs=StoredInputs(
+            counts={name: getattr(customer, name) for name in RAW_COUNT_INPUTS},
+            first_contact_at=customer.first_contact_at,
+            last_contact_at=customer.last_contact_at,
+            inputs_as_of=customer.inputs_as_of,
+            objection_kind=customer.objection_kind,
+            extras=customer.extras or {},
+        ),
+        latest_score=customer.latest_score,
+        history=[HistoryRead.model_validate(h, from_attributes=True) for h in history],
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+    )
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a rep asks for: e.g. deciding customers with an open objection."""
+
+    state: str | None = None
+    action: str | None = None
+    min_confidence: float | None = None
+    open_objection: bool | None = None
+
+
+def encode_cursor(confidence: float, customer_id: str) -> str:
+    """An opaque cursor: the sort key of the last row on a page."""
+    raw = json.dumps([confidence, customer_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """Read a cursor back; a damaged one is the client's error, named as such."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        confidence, customer_id = json.loads(base64.urlsafe_b64decode(padded))
+        return float(confidence), str(customer_id)
+    except (ValueError, TypeError):
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from None
+
+
+def list_queue(
+    session: Session, *, where: QueueFilter, limit: int, cursor: str | None
+) -> CustomerPage:
+    """Scored customers, most confident first, keyset-paginated so pages never skip or repeat."""
+    query = select(Customer).where(Customer.confidence.is_not(None))
+    if where.state is not None:
+        query = query.where(Customer.state == where.state)
+    if where.action is not None:
+        query = query.where(Customer.action_code == where.action)
+    if where.min_confidence is not None:
+        query = query.where(Customer.confidence >= where.min_confidence)
+    if where.open_objection is not None:
+        recent = Customer.__table__.c.objections_30d
+        query = query.where(
+            recent > 0 if where.open_objection else or_(recent.is_(None), recent == 0)
+        )
+    if cursor is not None:
+        after_conf, after_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Customer.confidence < after_conf,
+                and_(Customer.confidence == after_conf, Customer.customer_id > after_id),
+            )
+        )
+    query = query.order_by(Customer.confidence.desc(), Customer.customer_id).limit(limit + 1)
+    rows = list(session.scalars(query))
+    page = rows[:limit]
+    items = [
+        QueueItem.model_validate(
+            {
+                "customer_id": c.customer_id,
+                "state": c.state,
+                "confidence": c.confidence,
+                "action_code": c.action_code,
+                "action_title": (c.latest_score or {}).get("next_action", {}).get("title"),
+                "due_date": (c.latest_score or {}).get("next_action", {}).get("due_date"),
+                "scored_at": c.scored_at,
+                "model_version": c.model_version,
+            }
+        )
+        for c in page
+    ]
+    last = page[-1] if len(rows) > limit and page else None
+    next_cursor = None if last is None else encode_cursor(last.confidence or 0.0, last.customer_id)
+    return CustomerPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,66 @@
+"""The FastAPI application: `create_app()` wires settings, database, model and routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.config import Settings, get_settings
+from app.customers.router import router as customers_router
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.metrics import Metrics
+from app.middleware import BodyLimit, Timing
+from app.models_api.router import router as models_router
+from app.ops import router as ops_router
+from app.runtime import Runtime
+from app.scoring.actions import load_playbook
+from app.scoring.router import router as scoring_router
+from app.scoring.scorer import Scorer
+from training.errors import ModelError
+
+log = logging.getLogger("dealnode")
+
+
+def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
+    """Build what the service needs; a bad playbook stops start-up, a missing model does not."""
+    playbook = load_playbook(settings.playbook)
+    engine = make_engine(settings.database_url)
+    scorer = Scorer(settings.models_dir, playbook, low_confidence=settings.low_confidence)
+    try:
+        model = scorer.activate(settings.model_version)
+        metrics.set_model(model.version)
+        log.info("serving model %s", model.version)
+    except ModelError as exc:
+        # Serve anyway: /readyz says 503 and predictions answer 503 until a model is activated.
+        log.error("no model loaded: %s", exc)
+    return Runtime(settings, engine, make_sessionmaker(engine), scorer, metrics)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Create the app; the runtime is built in the lifespan, never at import."""
+    chosen = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(chosen, metrics)
+        app.state.runtime = runtime
+        yield
+        runtime.engine.dispose()
+
+    app = FastAPI(
+        title="DealNode",
+        version="1",
+        summary="Customer states, the signals behind them, and the next sales action.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (ops_router, scoring_router, customers_router, models_router):
+        app.include_router(router)
+    app.add_middleware(Timing, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=chosen.max_body_bytes)
+    return app

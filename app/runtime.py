@@ -1,0 +1,23 @@
+"""What the lifespan builds once per process: database, serving model, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.metrics import Metrics
+from app.scoring.scorer import Scorer
+
+
+@dataclass
+class Runtime:
+    """Long-lived objects shared by requests."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    scorer: Scorer
+    metrics: Metrics

@@ -1,0 +1,137 @@
+"""Request and response bodies of the scoring API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.scoring.actions import ObjectionKind
+from training.features import COUNT_INPUTS, WINDOW_DAYS
+
+Count = int | None
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class CustomerInputs(BaseModel):
+    """One customer's raw inputs; unknown counts may be left out (the model handles missing)."""
+
+    model_config = _STRICT
+
+    visits: Count = Field(default=None, ge=0)
+    replies: Count = Field(default=None, ge=0)
+    quotes: Count = Field(default=None, ge=0)
+    objections: Count = Field(default=None, ge=0)
+    meetings: Count = Field(default=None, ge=0)
+    purchases: Count = Field(default=None, ge=0)
+    visits_30d: Count = Field(default=None, ge=0)
+    replies_30d: Count = Field(default=None, ge=0)
+    quotes_30d: Count = Field(default=None, ge=0)
+    objections_30d: Count = Field(default=None, ge=0)
+    meetings_30d: Count = Field(default=None, ge=0)
+    purchases_30d: Count = Field(default=None, ge=0)
+    visits_90d: Count = Field(default=None, ge=0)
+    replies_90d: Count = Field(default=None, ge=0)
+    quotes_90d: Count = Field(default=None, ge=0)
+    objections_90d: Count = Field(default=None, ge=0)
+    meetings_90d: Count = Field(default=None, ge=0)
+    purchases_90d: Count = Field(default=None, ge=0)
+    first_contact_at: AwareDatetime | None = None
+    last_contact_at: AwareDatetime | None = None
+    objection_kind: ObjectionKind | None = Field(
+        default=None, description="Kind of the latest objection; the playbook uses it."
+    )
+    extras: dict[str, float | str | None] = Field(
+        default_factory=dict,
+        description="Extra columns the model was trained with (from a mapping file).",
+        max_length=100,
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CustomerInputs:
+        if (
+            self.first_contact_at is not None
+            and self.last_contact_at is not None
+            and self.last_contact_at < self.first_contact_at
+        ):
+            raise ValueError("last_contact_at is before first_contact_at")
+        for name in COUNT_INPUTS:
+            total = getattr(self, name)
+            previous: int | None = None
+            for days in WINDOW_DAYS:
+                window = getattr(self, f"{name}_{days}d")
+                if window is None:
+                    continue
+                if total is not None and window > total:
+                    raise ValueError(f"{name}_{days}d ({window}) exceeds {name} ({total})")
+                if previous is not None and previous > window:
+                    raise ValueError(f"{name}_{days}d ({window}) is below a shorter window")
+                previous = window
+        return self
+
+
+AS_OF_DOC = "When the counts were taken (default: now); never in the future."
+
+
+class CustomerRequest(CustomerInputs):
+    """One customer; with `customer_id` the inputs and the score are stored."""
+
+    customer_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"
+    )
+
+
+class PredictRequest(CustomerRequest):
+    """Score one customer."""
+
+    as_of: AwareDatetime | None = Field(default=None, description=AS_OF_DOC)
+
+
+class BatchRequest(BaseModel):
+    """Customers scored together in one model call, all as of the same time."""
+
+    model_config = _STRICT
+
+    as_of: AwareDatetime | None = Field(default=None, description=AS_OF_DOC)
+    customers: list[CustomerRequest] = Field(min_length=1)
+
+
+class ReasonRead(BaseModel):
+    """A signal behind the prediction."""
+
+    feature: str
+    value: float | str | None
+    contribution: float
+    text: str
+
+
+class NextActionRead(BaseModel):
+    """The one action to take now."""
+
+    code: str
+    title: str
+    why: list[str]
+    urgency: str
+    channel: str
+    due_date: date
+
+
+class ScoreRead(BaseModel):
+    """A prediction: state, probabilities, why, and what to do next."""
+
+    customer_id: str | None
+    state: str
+    probabilities: dict[str, float]
+    confidence: float
+    model_version: str
+    as_of: datetime
+    reasons_for: list[ReasonRead]
+    reasons_against: list[ReasonRead]
+    next_action: NextActionRead
+
+
+class BatchRead(BaseModel):
+    """Predictions in request order."""
+
+    model_version: str
+    results: list[ScoreRead]

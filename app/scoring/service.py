@@ -1,0 +1,178 @@
+"""Score customers from API inputs, and store inputs and scores for those with an id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput
+from app.metrics import Metrics
+from app.scoring.schemas import CustomerRequest, NextActionRead, ReasonRead, ScoreRead
+from app.scoring.scorer import Prediction, Scorer, request_matrix
+from app.tables import Customer, CustomerScore
+from training.artifacts import LoadedModel
+from training.features import RAW_COUNT_INPUTS, TIME_INPUTS
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""Clients' clocks run a little ahead; more than this is an error, not skew."""
+
+
+def resolve_as_of(as_of: datetime | None, now: datetime) -> datetime:
+    """Default to now; refuse a time in the future."""
+    if as_of is None:
+        return now
+    if as_of > now + CLOCK_SKEW:
+        raise InvalidInput(f"as_of {as_of.isoformat()} is in the future", field="as_of")
+    return as_of.astimezone(UTC)
+
+
+def check_inputs(
+    items: Sequence[CustomerRequest], model: LoadedModel, as_of: datetime, prefix: str = ""
+) -> None:
+    """Refuse what parsed but cannot be scored: future contacts, extras the model lacks."""
+    known = set(model.layout.extra_numeric) | set(model.layout.extra_categorical)
+    seen: set[str] = set()
+    for n, item in enumerate(items):
+        where = f"{prefix}{n}." if prefix else ""
+        for name in TIME_INPUTS:
+            value = getattr(item, name)
+            if value is not None and value > as_of + CLOCK_SKEW:
+                raise InvalidInput(
+                    f"{where}{name} is after as_of (in the future)", field=where + name
+                )
+        for key, value in item.extras.items():
+            if key not in known:
+                allowed = ", ".join(sorted(known)) or "none"
+                raise InvalidInput(
+                    f"{where}extras.{key}: this model has no such input (it knows: {allowed})",
+                    field=f"{where}extras.{key}",
+                )
+            if key in model.layout.extra_numeric and isinstance(value, str):
+                raise InvalidInput(
+                    f"{where}extras.{key} must be a number", field=f"{where}extras.{key}"
+                )
+        if item.customer_id is not None:
+            if item.customer_id in seen:
+                raise InvalidInput(
+                    f"{where}customer_id {item.customer_id!r} appears twice",
+                    field=where + "customer_id",
+                )
+            seen.add(item.customer_id)
+
+
+def score_items(
+    scorer: Scorer, items: Sequence[CustomerRequest], as_of: datetime, model: LoadedModel
+) -> list[Prediction]:
+    """Score validated inputs in one model call."""
+    rows = [vars(item) for item in items]
+    matrix = request_matrix(rows, as_of, model.layout)
+    kinds = [item.objection_kind for item in items]
+    return scorer.predict(matrix, kinds, today=as_of.date(), model=model)
+
+
+def to_read(prediction: Prediction, customer_id: str | None, as_of: datetime) -> ScoreRead:
+    """The API view of a prediction."""
+    action = prediction.action
+    return ScoreRead(
+        customer_id=customer_id,
+        state=prediction.state,
+        probabilities=prediction.probabilities,
+        confidence=prediction.confidence,
+        model_version=prediction.model_version,
+        as_of=as_of,
+        reasons_for=[ReasonRead(**vars(r)) for r in prediction.reasons_for],
+        reasons_against=[ReasonRead(**vars(r)) for r in prediction.reasons_against],
+        next_action=NextActionRead(
+            code=action.code,
+            title=action.title,
+            why=action.why,
+            urgency=action.urgency,
+            channel=action.channel,
+            due_date=action.due_date,
+        ),
+    )
+
+
+def predict(
+    session: Session,
+    scorer: Scorer,
+    metrics: Metrics,
+    items: Sequence[CustomerRequest],
+    *,
+    as_of: datetime | None,
+    source: str = "api",
+) -> list[ScoreRead]:
+    """Validate, score, and store the customers that carry an id (the caller commits)."""
+    now = datetime.now(UTC)
+    when = resolve_as_of(as_of, now)
+    model = scorer.model
+    check_inputs(items, model, when, prefix="customers." if len(items) > 1 else "")
+    predictions = score_items(scorer, items, when, model)
+    reads = [to_read(p, item.customer_id, when) for p, item in zip(predictions, items, strict=True)]
+    for read in reads:
+        metrics.predictions.labels(state=read.state).inc()
+    stored = [(item, read) for item, read in zip(items, reads, strict=True) if item.customer_id]
+    if stored:
+        store_scores(session, stored, now=now, source=source)
+    return reads
+
+
+def store_scores(
+    session: Session,
+    pairs: Sequence[tuple[CustomerRequest, ScoreRead]],
+    *,
+    now: datetime,
+    source: str,
+) -> None:
+    """Upsert customers' inputs and latest score; add a history row when the state changes."""
+    ids = [item.customer_id for item, _ in pairs]
+    existing = {
+        c.customer_id: c
+        for c in session.scalars(select(Customer).where(Customer.customer_id.in_(ids)))
+    }
+    for item, read in pairs:
+        assert item.customer_id is not None
+        customer = existing.get(item.customer_id)
+        if customer is None:
+            customer = Customer(customer_id=item.customer_id, created_at=now, extras={})
+            session.add(customer)
+        for name in RAW_COUNT_INPUTS:
+            setattr(customer, name, getattr(item, name))
+        customer.first_contact_at = item.first_contact_at
+        customer.last_contact_at = item.last_contact_at
+        customer.inputs_as_of = read.as_of
+        customer.extras = dict(item.extras)
+        customer.objection_kind = item.objection_kind
+        customer.updated_at = now
+        record_score(session, customer, read, now=now, source=source)
+    session.flush()
+
+
+def record_score(
+    session: Session, customer: Customer, read: ScoreRead, *, now: datetime, source: str
+) -> None:
+    """Set the customer's latest score; keep history of state changes only."""
+    if customer.state != read.state:
+        session.add(
+            CustomerScore(
+                customer_id=customer.customer_id,
+                scored_at=now,
+                as_of=read.as_of,
+                previous_state=customer.state,
+                state=read.state,
+                confidence=read.confidence,
+                probabilities=read.probabilities,
+                model_version=read.model_version,
+                action_code=read.next_action.code,
+                source=source,
+            )
+        )
+    customer.state = read.state
+    customer.confidence = read.confidence
+    customer.action_code = read.next_action.code
+    customer.model_version = read.model_version
+    customer.scored_at = now
+    customer.latest_score = read.model_dump(mode="json")

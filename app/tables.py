@@ -1,0 +1,92 @@
+"""SQLAlchemy tables: customers with their stored inputs and latest score, score history, keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from training.features import RAW_COUNT_INPUTS
+
+# BIGINT on PostgreSQL, but SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Customer(Base):
+    """A customer's stored raw inputs (the feature module's inputs) and latest score.
+
+    The counts are real columns, not a JSON blob, so the nightly job can read them in bulk and
+    the work queue can filter on the score columns with an index.
+    """
+
+    __tablename__ = "customer"
+
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    inputs_as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """The time the windowed counts were measured at."""
+    extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    objection_kind: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    action_code: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    latest_score: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
+    __table_args__ = (Index("ix_customer_queue", "state", "confidence", "customer_id"),)
+
+
+for _name in RAW_COUNT_INPUTS:
+    setattr(Customer, _name, mapped_column(_name, Integer, nullable=True))
+
+
+class CustomerScore(Base):
+    """One row per state change (and the first score): the customer's score history."""
+
+    __tablename__ = "customer_score"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customer.customer_id", ondelete="CASCADE"), index=True
+    )
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    previous_state: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(64))
+    action_code: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class ApiKey(Base):
+    """An API key, stored as its SHA-256 hash; the plain key is shown once at creation."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,112 @@
+"""API test fixtures: every API test runs on SQLite and, when TEST_DATABASE_URL is set, on
+PostgreSQL too. Each backend is migrated once per session with Alembic; tables are emptied
+after each test so no test sees another's rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import Base, make_engine, make_sessionmaker
+from app.keys.service import create_key
+from app.main import create_app
+from app.migrate import upgrade
+from training.train import TrainResult
+
+PG_SCHEMA = "dealnode_test"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_url() -> str:
+    base = os.environ["TEST_DATABASE_URL"]
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
+    engine = make_engine(base)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    engine.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database per backend."""
+    if request.param == "postgresql":
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("TEST_DATABASE_URL is not set")
+        url = _postgres_url()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dealnode.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """An engine for tests to read and seed the database directly."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(db_engine: Engine) -> Iterator[Session]:
+    """A session for the test; every table is emptied afterwards."""
+    session = make_sessionmaker(db_engine)()
+    yield session
+    session.rollback()
+    with db_engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    session.close()
+
+
+@pytest.fixture
+def second_version(registry_dir: Path, trained: TrainResult) -> str:
+    """Another valid model in the test's registry (a copy under a new version)."""
+    name = "2000-01-01_second"
+    target = registry_dir / name
+    shutil.copytree(registry_dir / trained.version, target)
+    meta = json.loads((target / "metadata.json").read_text())
+    meta["version"] = name
+    (target / "metadata.json").write_text(json.dumps(meta))
+    return name
+
+
+@pytest.fixture
+def settings(database_url: str, registry_dir: Path) -> Settings:
+    """Settings pointing at the test database and a private model registry."""
+    return Settings(environment="test", database_url=database_url, models_dir=registry_dir)
+
+
+@pytest.fixture
+def client(settings: Settings, db: Session) -> Iterator[TestClient]:  # noqa: ARG001
+    """A client of a freshly started app; `db` is asked for so tables are emptied after it."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def score_key(db: Session) -> dict[str, str]:
+    """Headers with a score-scope key."""
+    plain, _ = create_key(db, scope="score", name="test")
+    db.commit()
+    return {"Authorization": f"Bearer {plain}"}
+
+
+@pytest.fixture
+def admin_key(db: Session) -> dict[str, str]:
+    """Headers with an admin key."""
+    plain, _ = create_key(db, scope="admin", name="test-admin")
+    db.commit()
+    return {"Authorization": f"Bearer {plain}"}
