@@ -49,33 +49,53 @@ class Reason:
     text: str
 
 
+_COUNTS: dict[str, tuple[str, str, str]] = {
+    f"{name}{suffix}": (_SINGULAR[name], name, where)
+    for name in COUNT_INPUTS
+    for suffix, where in [("", " in total")]
+    + [(f"_{days}d", f" in the last {days} days") for days in WINDOW_DAYS]
+}
+"""Count feature -> (singular noun, plural noun, time phrase), built once."""
+
+
 def describe(feature: str, value: float | str | None) -> str:
     """Turn one feature value into a short sentence."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value != value:  # None or NaN
         return f"{feature.replace('_', ' ')} unknown"
     if isinstance(value, str):
         return f"{feature} is {value}"
-    for name in COUNT_INPUTS:
-        if feature == name:
-            return _count(value, name) + " in total"
-        for days in WINDOW_DAYS:
-            if feature == f"{name}_{days}d":
-                return _count(value, name) + f" in the last {days} days"
+    one = 0.5 <= value < 1.5
+    count = _COUNTS.get(feature)
+    if count is not None:
+        return f"{value:.0f} {count[0] if one else count[1]}{count[2]}"
     template = _TEMPLATES.get(feature)
     if template is None:
         return f"{feature} is {value:g}"
-    days_text = "1 day" if round(value) == 1 else f"{value:.0f} days"
+    if one:
+        template = template.replace("{count} contacts", "{count} contact")
     return template.format(
-        days=days_text,
+        days="1 day" if one else f"{value:.0f} days",
         count=f"{value:.0f}",
         ratio=f"{value:.2f}".rstrip("0").rstrip(".") or "0",
         share=f"{value:.0%}",
     )
 
 
-def _count(value: float, name: str) -> str:
-    noun = _SINGULAR[name] if round(value) == 1 else name
-    return f"{value:.0f} {noun}"
+def rank_reasons(
+    contributions: npt.NDArray[np.float64], known: npt.NDArray[np.bool_], *, limit: int = 3
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Column indices of each row's strongest `limit` signals for and against (-1 = none).
+
+    Inputs the caller did not know are left out: "visits unknown" tells a seller nothing to act on.
+    """
+    usable = np.where(known, contributions, 0.0)
+    order = np.argsort(usable, axis=1, kind="stable")
+    towards = order[:, ::-1][:, :limit]
+    against = order[:, :limit]
+    rows = np.arange(len(usable))[:, None]
+    towards = np.where(usable[rows, towards] > 0, towards, -1)
+    against = np.where(usable[rows, against] < 0, against, -1)
+    return towards, against
 
 
 def top_reasons(
@@ -85,17 +105,15 @@ def top_reasons(
     *,
     limit: int = 3,
 ) -> tuple[list[Reason], list[Reason]]:
-    """Split one row's contributions into the top `limit` for and against the state.
-
-    `contributions` holds one value per column (the bias term already dropped).
-    """
-    order = np.argsort(contributions)
-    towards = [i for i in order[::-1][:limit] if contributions[i] > 0]
-    against = [i for i in order[:limit] if contributions[i] < 0]
+    """One row's reasons for and against, as sentences (see `rank_reasons`)."""
+    known = np.array([[v is not None for v in values]])
+    towards, against = rank_reasons(contributions[None, :], known, limit=limit)
 
     def reason(i: int) -> Reason:
         return Reason(
             columns[i], values[i], float(contributions[i]), describe(columns[i], values[i])
         )
 
-    return [reason(int(i)) for i in towards], [reason(int(i)) for i in against]
+    return [reason(int(i)) for i in towards[0] if i >= 0], [
+        reason(int(i)) for i in against[0] if i >= 0
+    ]

@@ -1,8 +1,8 @@
 """The serving model and the prediction path shared by the API, webhooks and the nightly job.
 
-The model is swapped by replacing one reference under a lock; a request takes the reference
-once at its start, so requests in flight finish on the model they began with and none fails
-during an activation.
+The model (with its explainer) is swapped by replacing one reference under a lock; a request
+takes the reference once at its start, so requests in flight finish on the model they began
+with and none fails during an activation.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from app.errors import ModelUnavailable
 from app.scoring.actions import NextAction, Playbook, next_action, signals_from
-from app.scoring.reasons import Reason, top_reasons
+from app.scoring.explain import PathExplainer
+from app.scoring.reasons import Reason, describe, rank_reasons
 from training import registry
 from training.artifacts import LoadedModel
 from training.design import FeatureLayout, design_array
@@ -30,7 +31,7 @@ from training.features import (
     epoch_seconds_of,
     feature_matrix,
 )
-from training.pipeline import calibrated_proba
+from training.pipeline import calibrate
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class Prediction:
     action: NextAction
 
 
+@dataclass(frozen=True)
+class Serving:
+    """A loaded model with its explainer: swapped together, so they always match."""
+
+    model: LoadedModel
+    explainer: PathExplainer
+
+
 class Scorer:
     """Holds the serving model and the playbook; thread-safe swaps, lock-free reads."""
 
@@ -53,27 +62,32 @@ class Scorer:
         self.models_dir = models_dir
         self.playbook = playbook
         self.low_confidence = low_confidence
-        self._model: LoadedModel | None = None
+        self._serving: Serving | None = None
         self._lock = threading.Lock()
 
     @property
-    def model(self) -> LoadedModel:
-        """The current model; ModelUnavailable (503) when none is loaded."""
-        current = self._model
+    def serving(self) -> Serving:
+        """The current model and explainer; ModelUnavailable (503) when none is loaded."""
+        current = self._serving
         if current is None:
             raise ModelUnavailable("no model is loaded; train and promote one")
         return current
 
     @property
+    def model(self) -> LoadedModel:
+        """The current model; ModelUnavailable (503) when none is loaded."""
+        return self.serving.model
+
+    @property
     def loaded(self) -> bool:
         """Whether a model is ready to serve."""
-        return self._model is not None
+        return self._serving is not None
 
     def activate(self, version: str | None = None) -> LoadedModel:
         """Load and verify `version` (default: promoted), then make it the serving model."""
         with self._lock:
             model = registry.load(self.models_dir, version)
-            self._model = model
+            self._serving = Serving(model, PathExplainer(model.booster, len(STATES)))
             return model
 
     def predict(
@@ -82,58 +96,52 @@ class Scorer:
         objection_kinds: Sequence[str | None],
         *,
         today: date,
-        model: LoadedModel | None = None,
+        serving: Serving | None = None,
     ) -> list[Prediction]:
-        """Score every row of a design matrix in one model call (plus one for contributions)."""
-        model = model or self.model
-        proba = calibrated_proba(model.booster, matrix, model.temperature)
+        """Score every row of a design matrix with one pass over the trees."""
+        serving = serving or self.serving
+        model, explainer = serving.model, serving.explainer
+        leaves = explainer.leaves(matrix)
+        proba = calibrate(explainer.raw_scores(leaves), model.temperature)
         winners = proba.argmax(axis=1)
-        contrib = np.asarray(model.booster.predict(matrix, pred_contrib=True))
-        width = len(model.layout.columns) + 1
-        return [
-            self._one(model, matrix[i], proba[i], int(winners[i]), contrib[i], width, kind, today)
-            for i, kind in enumerate(objection_kinds)
-        ]
-
-    def _one(
-        self,
-        model: LoadedModel,
-        row: npt.NDArray[np.float64],
-        proba: npt.NDArray[np.float64],
-        winner: int,
-        contrib: npt.NDArray[np.float64],
-        width: int,
-        objection_kind: str | None,
-        today: date,
-    ) -> Prediction:
+        contributions, _ = explainer.contributions(leaves, winners)
+        towards, against = rank_reasons(contributions, ~np.isnan(matrix))
         columns = model.layout.columns
-        values = _display_values(model, row)
-        own = contrib[winner * width : winner * width + width - 1]
-        towards, against = top_reasons(own, columns, values)
-        confidence = float(proba[winner])
-        features = dict(zip(columns, row.tolist(), strict=True))
-        signals = signals_from(
-            features,
-            objection_kind=objection_kind,
-            confidence=confidence,
-            low_confidence=self.low_confidence,
-            quote_silence_days=self.playbook.signals.quote_silence_days,
-        )
-        return Prediction(
-            state=STATES[winner],
-            probabilities={s: float(p) for s, p in zip(STATES, proba, strict=True)},
-            confidence=confidence,
-            model_version=model.version,
-            reasons_for=towards,
-            reasons_against=against,
-            action=next_action(self.playbook, STATES[winner], signals, today),
-        )
+        results = []
+        for i, kind in enumerate(objection_kinds):
+            row, winner = matrix[i], int(winners[i])
+            values = _display_values(model, row)
+
+            def reason(j: int, i: int = i, values: list[float | str | None] = values) -> Reason:
+                text = describe(columns[j], values[j])
+                return Reason(columns[j], values[j], float(contributions[i, j]), text)
+
+            confidence = float(proba[i, winner])
+            signals = signals_from(
+                dict(zip(columns, row.tolist(), strict=True)),
+                objection_kind=kind,
+                confidence=confidence,
+                low_confidence=self.low_confidence,
+                quote_silence_days=self.playbook.signals.quote_silence_days,
+            )
+            results.append(
+                Prediction(
+                    state=STATES[winner],
+                    probabilities={s: float(p) for s, p in zip(STATES, proba[i], strict=True)},
+                    confidence=confidence,
+                    model_version=model.version,
+                    reasons_for=[reason(int(j)) for j in towards[i] if j >= 0],
+                    reasons_against=[reason(int(j)) for j in against[i] if j >= 0],
+                    action=next_action(self.playbook, STATES[winner], signals, today),
+                )
+            )
+        return results
 
 
 def _display_values(model: LoadedModel, row: npt.NDArray[np.float64]) -> list[float | str | None]:
     """Feature values for reasons: categories by name, unknown (NaN) as None, since JSON has
     no NaN and clients and PostgreSQL's JSON type both refuse it."""
-    values: list[float | str | None] = [None if np.isnan(v) else float(v) for v in row]
+    values: list[float | str | None] = [None if v != v else v for v in row.tolist()]
     for position, name in zip(
         model.layout.categorical_positions, model.layout.extra_categorical, strict=True
     ):

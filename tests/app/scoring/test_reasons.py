@@ -19,6 +19,8 @@ from app.scoring.reasons import describe, top_reasons
         ("replies_per_visit", 0.5, "0.5 replies per visit"),
         ("objection_share_90d", 0.25, "objections were 25% of contacts in the last 90 days"),
         ("segment", "b2b", "segment is b2b"),
+        ("interactions_30d", 1.0, "1 contact in the last 30 days"),
+        ("interactions_30d", 4.0, "4 contacts in the last 30 days"),
         ("tenure_days", float("nan"), "tenure days unknown"),
     ],
 )
@@ -32,3 +34,10 @@ def test_top_reasons_splits_by_sign_and_strength() -> None:
     towards, against = top_reasons(contributions, columns, [1.0] * 5, limit=3)
     assert [r.feature for r in towards] == ["d", "a"]
     assert [r.feature for r in against] == ["e", "b"]
+
+
+def test_top_reasons_leave_out_unknown_inputs() -> None:
+    columns = ("a", "b", "c")
+    towards, against = top_reasons(np.array([2.0, 1.0, -1.0]), columns, [None, 3.0, None])
+    assert [r.feature for r in towards] == ["b"]
+    assert against == []
