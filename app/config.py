@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1 << 20
     batch_limit: int = 1000
     page_limit_max: int = 500
+    key_cache_seconds: float = 5.0
+    """How long a verified API key is trusted without asking the database (revocation delay)."""
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
 

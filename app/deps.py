@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
 from app.db import session_scope
@@ -16,10 +17,12 @@ from app.keys.service import Scope
 from app.metrics import Metrics
 from app.runtime import Runtime
 from app.scoring.scorer import Scorer
-from app.tables import ApiKey
+
+# Dependencies that only read memory are `async def`: a plain `def` would cost a thread-pool
+# hop per dependency per request, which is most of a fast prediction's time.
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The objects the lifespan built for this app."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -33,12 +36,12 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     yield from session_scope(runtime.sessions)
 
 
-def get_scorer(runtime: RuntimeDep) -> Scorer:
+async def get_scorer(runtime: RuntimeDep) -> Scorer:
     """The serving model holder."""
     return runtime.scorer
 
 
-def get_metrics(runtime: RuntimeDep) -> Metrics:
+async def get_metrics(runtime: RuntimeDep) -> Metrics:
     """The app's metrics."""
     return runtime.metrics
 
@@ -49,20 +52,32 @@ ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def require_scope(scope: Scope) -> Callable[..., ApiKey]:
-    """A dependency that wants a valid key with `scope` (an admin key may also score)."""
+def require_scope(scope: Scope) -> Callable[..., Awaitable[str]]:
+    """A dependency that wants a valid key with `scope` (an admin key may also score).
 
-    def check(
-        session: SessionDep,
+    Returns the key's scope. A key seen recently is taken from the runtime's cache; otherwise
+    the database check runs in the thread pool, never on the event loop.
+    """
+
+    async def check(
+        runtime: RuntimeDep,
         authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    ) -> ApiKey:
-        key = key_service.authenticate(session, authorization)
-        if scope == "admin" and key.scope != "admin":
+    ) -> str:
+        granted = runtime.keys.get(authorization) if authorization else None
+        if granted is None:
+            granted = await run_in_threadpool(_verify, runtime, authorization)
+            runtime.keys.put(authorization or "", granted)
+        if scope == "admin" and granted != "admin":
             raise Forbidden("this endpoint needs an admin key")
-        return key
+        return granted
 
     return check
 
 
-ScoreKey = Annotated[ApiKey, Depends(require_scope("score"))]
-AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]
+def _verify(runtime: Runtime, authorization: str | None) -> str:
+    with runtime.sessions() as session:
+        return key_service.authenticate(session, authorization).scope
+
+
+ScoreKey = Annotated[str, Depends(require_scope("score"))]
+AdminKey = Annotated[str, Depends(require_scope("admin"))]

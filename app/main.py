@@ -12,6 +12,7 @@ from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
 from app.models_api.router import router as models_router
@@ -37,7 +38,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     except ModelError as exc:
         # Serve anyway: /readyz says 503 and predictions answer 503 until a model is activated.
         log.error("no model loaded: %s", exc)
-    return Runtime(settings, engine, make_sessionmaker(engine), scorer, metrics)
+    keys = KeyCache(settings.key_cache_seconds)
+    return Runtime(settings, engine, make_sessionmaker(engine), scorer, metrics, keys)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

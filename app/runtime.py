@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.scoring.scorer import Scorer
 
@@ -21,3 +22,4 @@ class Runtime:
     sessions: sessionmaker[Session]
     scorer: Scorer
     metrics: Metrics
+    keys: KeyCache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,13 @@ class FeatureLayout:
     def columns(self) -> tuple[str, ...]:
         """All model inputs, in the order the booster expects them."""
         return FEATURES + self.extra_numeric + self.extra_categorical
+
+    @cached_property
+    def category_codes(self) -> dict[str, dict[str, int]]:
+        """Category -> code per categorical column (built once; the request path uses it)."""
+        return {
+            name: {v: i for i, v in enumerate(vocab)} for name, vocab in self.categories.items()
+        }
 
     @property
     def categorical_positions(self) -> list[int]:
@@ -88,11 +96,21 @@ def design_array(
         return core
     columns = [core]
     for name in layout.extra_numeric:
-        numbers = pd.to_numeric(pd.Series(extras[name]), errors="coerce")
-        columns.append(numbers.to_numpy(np.float64).reshape(-1, 1))
+        columns.append(_as_float(extras[name]).reshape(-1, 1))
     for name in layout.extra_categorical:
-        column = pd.Series(extras[name], dtype=object)
-        as_text = column.where(column.isna(), column.astype(str))
-        codes = pd.Categorical(as_text, categories=list(layout.categories.get(name, ()))).codes
-        columns.append(np.where(codes >= 0, codes, np.nan).astype(np.float64).reshape(-1, 1))
+        lookup = layout.category_codes.get(name, {})
+        codes = [lookup.get(str(v), np.nan) if _present(v) else np.nan for v in extras[name]]
+        columns.append(np.asarray(codes, dtype=np.float64).reshape(-1, 1))
     return np.hstack(columns)
+
+
+def _present(value: object) -> bool:
+    return value is not None and value is not pd.NA and value == value  # NaN != NaN
+
+
+def _as_float(values: Any) -> npt.NDArray[np.float64]:
+    """Numbers as floats (None and NaN missing); text that is not a number is missing too."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -59,6 +60,34 @@ def authenticate(session: Session, authorization: str | None) -> ApiKey:
     if row is None or not matches or row.revoked_at is not None:
         raise Unauthorized("invalid or revoked API key")
     return row
+
+
+class KeyCache:
+    """Recently verified keys (by hash) and their scope, for `ttl` seconds.
+
+    Verifying a key is a database round trip, the largest cost of a fast prediction; caching
+    it means a revoked key keeps working for at most `ttl` seconds in each server process.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[str, float]] = {}
+
+    def get(self, authorization: str) -> str | None:
+        """The cached scope for this header, or None."""
+        if self.ttl <= 0:
+            return None
+        entry = self._entries.get(_hash(authorization))
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, authorization: str, scope: str) -> None:
+        """Remember a header that verified, with its scope."""
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[_hash(authorization)] = (scope, time.monotonic() + self.ttl)
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.features import STATES
@@ -79,10 +79,17 @@ class Playbook(BaseModel):
 
     def rules_for(self, state: str) -> list[Rule]:
         """A state's conditional rules, then the `any` rules, then its default."""
-        own = [r for r in self.rule if r.state == state]
-        conditional = [r for r in own if not r.when.is_empty()]
-        defaults = [r for r in own if r.when.is_empty()]
-        return conditional + [r for r in self.rule if r.state == "any"] + defaults
+        return self._order[state]
+
+    @cached_property
+    def _order(self) -> dict[str, list[Rule]]:
+        order = {}
+        for state in STATES:
+            own = [r for r in self.rule if r.state == state]
+            conditional = [r for r in own if not r.when.is_empty()]
+            defaults = [r for r in own if r.when.is_empty()]
+            order[state] = conditional + [r for r in self.rule if r.state == "any"] + defaults
+        return order
 
 
 class PlaybookError(ValueError):
@@ -159,11 +166,11 @@ def signals_from(
     """Derive playbook signals from a feature row (NaN means unknown, which never fires)."""
 
     def value(name: str) -> float:
-        v = features.get(name, float("nan"))
-        return 0.0 if np.isnan(v) else float(v)
+        v = features.get(name)
+        return 0.0 if v is None or v != v else float(v)  # v != v: NaN
 
-    days = features.get("days_since_last_contact", float("nan"))
-    known_days = None if np.isnan(days) else float(days)
+    days = features.get("days_since_last_contact")
+    known_days = None if days is None or days != days else float(days)
     return Signals(
         open_objection=value("objections_30d") > 0,
         objection_kind=objection_kind,

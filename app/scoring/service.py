@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.metrics import Metrics
-from app.scoring.schemas import CustomerRequest, NextActionRead, ReasonRead, ScoreRead
-from app.scoring.scorer import Prediction, Scorer, request_matrix
+from app.scoring.schemas import CustomerRequest
+from app.scoring.scorer import Prediction, Scorer, Serving, request_matrix
 from app.tables import Customer, CustomerScore
 from training.artifacts import LoadedModel
 from training.features import RAW_COUNT_INPUTS, TIME_INPUTS
@@ -64,70 +65,73 @@ def check_inputs(
 
 
 def score_items(
-    scorer: Scorer, items: Sequence[CustomerRequest], as_of: datetime, model: LoadedModel
+    scorer: Scorer, items: Sequence[CustomerRequest], as_of: datetime, serving: Serving
 ) -> list[Prediction]:
     """Score validated inputs in one model call."""
     rows = [vars(item) for item in items]
-    matrix = request_matrix(rows, as_of, model.layout)
+    matrix = request_matrix(rows, as_of, serving.model.layout)
     kinds = [item.objection_kind for item in items]
-    return scorer.predict(matrix, kinds, today=as_of.date(), model=model)
+    return scorer.predict(matrix, kinds, today=as_of.date(), serving=serving)
 
 
-def to_read(prediction: Prediction, customer_id: str | None, as_of: datetime) -> ScoreRead:
-    """The API view of a prediction."""
+def to_json(prediction: Prediction, customer_id: str | None, as_of: datetime) -> dict[str, Any]:
+    """The API's view of a prediction, as JSON-ready data (the `ScoreRead` schema).
+
+    Built as plain dicts: constructing and re-validating pydantic models cost more than the
+    prediction itself for a batch of 1,000; a test validates responses against `ScoreRead`.
+    """
     action = prediction.action
-    return ScoreRead(
-        customer_id=customer_id,
-        state=prediction.state,
-        probabilities=prediction.probabilities,
-        confidence=prediction.confidence,
-        model_version=prediction.model_version,
-        as_of=as_of,
-        reasons_for=[ReasonRead(**vars(r)) for r in prediction.reasons_for],
-        reasons_against=[ReasonRead(**vars(r)) for r in prediction.reasons_against],
-        next_action=NextActionRead(
-            code=action.code,
-            title=action.title,
-            why=action.why,
-            urgency=action.urgency,
-            channel=action.channel,
-            due_date=action.due_date,
-        ),
-    )
+    return {
+        "customer_id": customer_id,
+        "state": prediction.state,
+        "probabilities": prediction.probabilities,
+        "confidence": prediction.confidence,
+        "model_version": prediction.model_version,
+        "as_of": as_of.isoformat().replace("+00:00", "Z"),
+        "reasons_for": [vars(r) for r in prediction.reasons_for],
+        "reasons_against": [vars(r) for r in prediction.reasons_against],
+        "next_action": {
+            "code": action.code,
+            "title": action.title,
+            "why": action.why,
+            "urgency": action.urgency,
+            "channel": action.channel,
+            "due_date": action.due_date.isoformat(),
+        },
+    }
 
 
 def predict(
-    session: Session,
     scorer: Scorer,
     metrics: Metrics,
     items: Sequence[CustomerRequest],
     *,
     as_of: datetime | None,
-    source: str = "api",
-) -> list[ScoreRead]:
-    """Validate, score, and store the customers that carry an id (the caller commits)."""
+) -> list[dict[str, Any]]:
+    """Validate and score; nothing is stored (see `store_scores`)."""
     now = datetime.now(UTC)
     when = resolve_as_of(as_of, now)
-    model = scorer.model
-    check_inputs(items, model, when, prefix="customers." if len(items) > 1 else "")
-    predictions = score_items(scorer, items, when, model)
-    reads = [to_read(p, item.customer_id, when) for p, item in zip(predictions, items, strict=True)]
+    serving = scorer.serving  # one model for the whole request, even if another is activated
+    check_inputs(items, serving.model, when, prefix="customers." if len(items) > 1 else "")
+    predictions = score_items(scorer, items, when, serving)
+    reads = [to_json(p, item.customer_id, when) for p, item in zip(predictions, items, strict=True)]
     for read in reads:
-        metrics.predictions.labels(state=read.state).inc()
-    stored = [(item, read) for item, read in zip(items, reads, strict=True) if item.customer_id]
-    if stored:
-        store_scores(session, stored, now=now, source=source)
+        metrics.predictions.labels(state=read["state"]).inc()
     return reads
 
 
 def store_scores(
     session: Session,
-    pairs: Sequence[tuple[CustomerRequest, ScoreRead]],
+    items: Sequence[CustomerRequest],
+    reads: Sequence[dict[str, Any]],
     *,
-    now: datetime,
-    source: str,
+    source: str = "api",
 ) -> None:
-    """Upsert customers' inputs and latest score; add a history row when the state changes."""
+    """Upsert the inputs and latest score of customers with an id; add history on a change."""
+    now = datetime.now(UTC)
+    pairs = [(item, read) for item, read in zip(items, reads, strict=True) if item.customer_id]
+    if not pairs:
+        return
     ids = [item.customer_id for item, _ in pairs]
     existing = {
         c.customer_id: c
@@ -143,7 +147,7 @@ def store_scores(
             setattr(customer, name, getattr(item, name))
         customer.first_contact_at = item.first_contact_at
         customer.last_contact_at = item.last_contact_at
-        customer.inputs_as_of = read.as_of
+        customer.inputs_as_of = datetime.fromisoformat(read["as_of"])
         customer.extras = dict(item.extras)
         customer.objection_kind = item.objection_kind
         customer.updated_at = now
@@ -152,27 +156,27 @@ def store_scores(
 
 
 def record_score(
-    session: Session, customer: Customer, read: ScoreRead, *, now: datetime, source: str
+    session: Session, customer: Customer, read: dict[str, Any], *, now: datetime, source: str
 ) -> None:
     """Set the customer's latest score; keep history of state changes only."""
-    if customer.state != read.state:
+    if customer.state != read["state"]:
         session.add(
             CustomerScore(
                 customer_id=customer.customer_id,
                 scored_at=now,
-                as_of=read.as_of,
+                as_of=datetime.fromisoformat(read["as_of"]),
                 previous_state=customer.state,
-                state=read.state,
-                confidence=read.confidence,
-                probabilities=read.probabilities,
-                model_version=read.model_version,
-                action_code=read.next_action.code,
+                state=read["state"],
+                confidence=read["confidence"],
+                probabilities=read["probabilities"],
+                model_version=read["model_version"],
+                action_code=read["next_action"]["code"],
                 source=source,
             )
         )
-    customer.state = read.state
-    customer.confidence = read.confidence
-    customer.action_code = read.next_action.code
-    customer.model_version = read.model_version
+    customer.state = read["state"]
+    customer.confidence = read["confidence"]
+    customer.action_code = read["next_action"]["code"]
+    customer.model_version = read["model_version"]
     customer.scored_at = now
-    customer.latest_score = read.model_dump(mode="json")
+    customer.latest_score = read

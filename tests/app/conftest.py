@@ -86,7 +86,12 @@ def second_version(registry_dir: Path, trained: TrainResult) -> str:
 @pytest.fixture
 def settings(database_url: str, registry_dir: Path) -> Settings:
     """Settings pointing at the test database and a private model registry."""
-    return Settings(environment="test", database_url=database_url, models_dir=registry_dir)
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        models_dir=registry_dir,
+        key_cache_seconds=0,  # revocation must show at once in tests
+    )
 
 
 @pytest.fixture

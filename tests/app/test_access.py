@@ -63,3 +63,19 @@ def test_keys_are_stored_hashed(db: Session) -> None:
     stored = db.scalars(select(ApiKey)).one()
     assert plain not in (stored.key_hash, stored.key_id, stored.name)
     assert stored.key_hash == hashlib.sha256(plain.encode()).hexdigest()
+
+
+def test_key_cache_keeps_a_verified_key_only_for_its_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from app.keys import service
+
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    cache = service.KeyCache(ttl=5.0)
+    cache.put("Bearer x", "score")
+    assert cache.get("Bearer x") == "score"
+    assert cache.get("Bearer y") is None
+    clock[0] += 5.1
+    assert cache.get("Bearer x") is None
+    assert service.KeyCache(ttl=0).get("Bearer x") is None

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.scoring.schemas import BatchRead, ScoreRead
 from tests.factories import customer_body
 from training.artifacts import load_model
 from training.dataset import load_customers
@@ -25,6 +26,7 @@ def test_predict_returns_state_probabilities_reasons_and_action(
     response = client.post("/v1/predict", json=body, headers=score_key)
     assert response.status_code == 200, response.text
     result = response.json()
+    ScoreRead.model_validate(result)  # the documented schema is what is sent
     assert result["state"] in STATES
     assert set(result["probabilities"]) == set(STATES)
     assert sum(result["probabilities"].values()) == pytest.approx(1.0)
@@ -56,6 +58,7 @@ def test_predict_matches_offline_scoring_exactly(
         headers=score_key,
     )
     assert response.status_code == 200, response.text
+    BatchRead.model_validate(response.json())
     online = np.array([[r["probabilities"][s] for s in STATES] for r in response.json()["results"]])
     np.testing.assert_allclose(online, offline[list(PROBABILITY_COLUMNS)].to_numpy(), rtol=1e-12)
 
