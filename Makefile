@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dealnode quickstart
+	$(BIN)/dealnode run
 
 test: lint typecheck pytest
 

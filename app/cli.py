@@ -6,6 +6,7 @@ line on stderr and exit code 2, so scripts and cron can tell "your input" from "
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -174,18 +175,21 @@ def models_promote(
 
 
 @app.command()
-def quickstart(
+def run(
     models_dir: ModelsDir = Path("models"),
     data: Annotated[Path, typer.Option(help="Where simulated data goes.")] = DEFAULT_DATA,
     customers: Annotated[int, typer.Option(min=100)] = 100_000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Simulate and train the default model if none is promoted, then show its report."""
+    """Train the default model if none is promoted, migrate the database, and serve."""
+    from app.cli_ops import db_upgrade
     from training import registry
 
     if registry.promoted_version(models_dir) is None:
         snapshot = data / "snapshot.parquet"
         if not snapshot.exists():
-            console.print(f"simulating {customers} customers into {data} ...")
+            console.print(f"simulating {customers:,} customers into {data} ...")
             simulate(
                 out=data,
                 customers=customers,
@@ -204,8 +208,14 @@ def quickstart(
             promote=True,
         )
     path = guarded(lambda: registry.resolve(models_dir))
-    console.print(f"promoted model: {path.name}\n")
-    console.print((path / "report.md").read_text(), markup=False)
+    console.print(f"serving model {path.name} (report: {path / 'report.md'})")
+    db_upgrade()
+    os.environ["DEALNODE_MODELS_DIR"] = str(models_dir)  # the server reads its settings anew
+    console.print(
+        "API key: run `.venv/bin/dealnode keys create --scope admin` in another shell; "
+        f"docs at http://{host}:{port}/docs"
+    )
+    serve(host=host, port=port, workers=1)
 
 
 def _parse_time(value: str, option: str) -> pd.Timestamp:
