@@ -13,7 +13,7 @@ class CustomerTable:
 
     `raw` has every column of `features.RAW_INPUTS` (counts float64 with NaN for unknown,
     contact times as UTC datetimes with NaT); `extras` holds the mapping's extra numeric columns
-    (float64) and categorical columns (str, None when missing); `labels` holds state values from
+    (float64) and categorical columns (str, missing as None or NaN); `labels` holds states from
     `features.STATES`. All three share the same index: the customer id as str, named customer_id.
     """
 

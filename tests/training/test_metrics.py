@@ -1,0 +1,48 @@
+"""Metrics: hand-checked values, and calibration error that sees over-confidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.metrics import evaluate, expected_calibration_error
+
+
+def one_hot(labels: list[int], sure: float = 1.0) -> np.ndarray:
+    out = np.full((len(labels), 5), (1 - sure) / 4)
+    out[np.arange(len(labels)), labels] = sure
+    return out
+
+
+def test_evaluate_perfect_predictions() -> None:
+    y = np.array([0, 1, 2, 3, 4, 4])
+    result = evaluate(y, one_hot(list(y)))
+    assert result["macro_f1"] == 1.0
+    assert result["accuracy"] == 1.0
+    assert result["ece"] == pytest.approx(0.0, abs=1e-12)
+    assert result["confusion"][4][4] == 2
+
+
+def test_evaluate_known_confusion() -> None:
+    y = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    predicted = [0, 1, 1, 1, 2, 4, 3, 3, 4, 4]  # one neighbour miss, one far miss
+    result = evaluate(y, one_hot(predicted, sure=0.9))
+    assert result["accuracy"] == pytest.approx(0.8)
+    assert result["within_one_accuracy"] == pytest.approx(0.9)
+    # per-state F1: potential 2/3, interested 0.8, intent 2/3, deciding 1, loyal 0.8
+    assert result["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 2 / 3 + 1 + 0.8) / 5)
+    assert result["per_state"]["potential"]["recall"] == pytest.approx(0.5)
+    assert result["confusion"][2][4] == 1
+
+
+def test_expected_calibration_error_sees_overconfidence() -> None:
+    y = np.array([0, 1] * 50)
+    always_zero_sure = one_hot([0] * 100, sure=0.99)
+    assert expected_calibration_error(y, always_zero_sure) == pytest.approx(0.49, abs=1e-9)
+
+
+def test_evaluate_handles_a_state_absent_from_the_truth() -> None:
+    y = np.array([0, 1, 1, 2])
+    result = evaluate(y, one_hot([0, 1, 2, 2], sure=0.7))
+    assert np.isfinite(result["log_loss"])
+    assert result["per_state"]["loyal"]["support"] == 0
