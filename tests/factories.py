@@ -56,6 +56,9 @@ def crm_export(snapshot: pd.DataFrame) -> pd.DataFrame:
     """Dress a simulated snapshot up as the CRM export the example mapping describes."""
     export = snapshot[list(CRM_COLUMNS)].rename(columns=CRM_COLUMNS)
     export.insert(1, "Stage", snapshot["state"].map(CRM_STAGES))
+    counts = [c for c in export.columns if c not in {"Account ID", "Stage", "Segment"}][:6]
+    counts += ["Visits 30d", "Replies 30d"]
+    export[counts] = export[counts].astype("Int64")
     for column in ("Created", "Last Activity"):
         export[column] = export[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return export

@@ -154,7 +154,10 @@ def fit_model(
     params: dict[str, Any] | None = None,
 ) -> FittedModel:
     """Fit LightGBM with early stopping on validation, then a temperature on the same rows."""
-    merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+    # Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
+    # ones or the booster cannot split at all.
+    leaf_size = max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), len(x_train) // 100))
+    merged = {**DEFAULT_PARAMS, "min_data_in_leaf": leaf_size, **(params or {}), "seed": seed}
     names = feature_names(list(x_train.columns))
     train_set = lgb.Dataset(
         x_train.to_numpy(np.float64),
