@@ -127,7 +127,7 @@ def to_customer_table(
         raw[name] = (
             pd.Series(pd.NaT, index=index, dtype="datetime64[us, UTC]")
             if times_from is None
-            else _times(frame, times_from, rows, source, when).to_numpy()
+            else _times(frame, times_from, rows, source, when).array  # keeps the UTC dtype
         )
     _check_contact_order(raw, mapping, rows, source)
 
