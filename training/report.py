@@ -174,7 +174,8 @@ def _plot_reliability(
     path: Path, y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.float64]
 ) -> None:
     plt = _pyplot()
-    bins = reliability_bins(y_true, proba)
+    # Bins of a handful of customers are noise, not calibration: leave them out of the plot.
+    bins = [b for b in reliability_bins(y_true, proba) if b["count"] >= 20]
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     ax.plot(
