@@ -8,16 +8,16 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, UTCDateTime
 from training.features import RAW_COUNT_INPUTS
 
 # BIGINT on PostgreSQL, but SQLite only auto-increments an INTEGER PRIMARY KEY.
@@ -34,9 +34,9 @@ class Customer(Base):
     __tablename__ = "customer"
 
     customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    inputs_as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    inputs_as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     """The time the windowed counts were measured at."""
     extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     objection_kind: Mapped[str | None] = mapped_column(String(32))
@@ -44,10 +44,10 @@ class Customer(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     action_code: Mapped[str | None] = mapped_column(String(64))
     model_version: Mapped[str | None] = mapped_column(String(64))
-    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     latest_score: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
@@ -67,8 +67,8 @@ class CustomerScore(Base):
     customer_id: Mapped[str] = mapped_column(
         ForeignKey("customer.customer_id", ondelete="CASCADE"), index=True
     )
-    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     previous_state: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float] = mapped_column(Float)
@@ -88,5 +88,40 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InteractionEvent(Base):
+    """An interaction event as a CRM delivered it: append-only, stored once per source and id.
+
+    Customers' live inputs are always recomputed from these rows with the shared feature
+    module, so late or out-of-order deliveries give the same features as ordered ones.
+    """
+
+    __tablename__ = "interaction_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+
+class Notification(Base):
+    """Outbox: a state change to tell subscribers about, written with the score it reports."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(String(64), unique=True)
+    """Stable across retries: the `webhook-id` receivers deduplicate on."""
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -136,3 +136,18 @@ def test_batch_stores_every_customer_with_an_id(
     assert response.status_code == 200
     assert len(response.json()["results"]) == 30
     assert client.get("/v1/customers/b-29", headers=score_key).status_code == 200
+
+
+def test_contact_times_with_an_offset_are_stored_in_utc(
+    client: TestClient, score_key: dict[str, str]
+) -> None:
+    body = {
+        "customer_id": "tz-1",
+        "visits": 2,
+        "first_contact_at": "2026-05-01T10:00:00+02:00",
+        "last_contact_at": "2026-05-02T10:00:00-05:00",
+    }
+    assert client.post("/v1/predict", json=body, headers=score_key).status_code == 200
+    inputs = client.get("/v1/customers/tz-1", headers=score_key).json()["inputs"]
+    assert inputs["first_contact_at"].startswith("2026-05-01T08:00:00")
+    assert inputs["last_contact_at"].startswith("2026-05-02T15:00:00")
