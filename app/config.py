@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     page_limit_max: int = 500
     key_cache_seconds: float = 5.0
     """How long a verified API key is trusted without asking the database (revocation delay)."""
+    webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
+    """Signing secrets per source, e.g. {"events": ["whsec_new", "whsec_old"]}: list two
+    during a rotation. Set it as JSON in DEALNODE_WEBHOOK_SECRETS; never in code."""
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
 

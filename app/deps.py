@@ -46,7 +46,13 @@ async def get_metrics(runtime: RuntimeDep) -> Metrics:
     return runtime.metrics
 
 
+async def get_raw_body(request: Request) -> bytes:
+    """The request body exactly as sent: signatures are computed over these bytes."""
+    return await request.body()
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+RawBody = Annotated[bytes, Depends(get_raw_body)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

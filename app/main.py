@@ -21,6 +21,8 @@ from app.runtime import Runtime
 from app.scoring.actions import load_playbook
 from app.scoring.router import router as scoring_router
 from app.scoring.scorer import Scorer
+from app.webhooks.router import router as webhooks_router
+from app.webhooks.signature import check_secrets
 from training.errors import ModelError
 
 log = logging.getLogger("dealnode")
@@ -29,6 +31,7 @@ log = logging.getLogger("dealnode")
 def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     """Build what the service needs; a bad playbook stops start-up, a missing model does not."""
     playbook = load_playbook(settings.playbook)
+    check_secrets(settings.webhook_secrets)
     engine = make_engine(settings.database_url)
     scorer = Scorer(settings.models_dir, playbook, low_confidence=settings.low_confidence)
     try:
@@ -61,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (ops_router, scoring_router, customers_router, models_router):
+    for router in (ops_router, scoring_router, customers_router, models_router, webhooks_router):
         app.include_router(router)
     app.add_middleware(Timing, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=chosen.max_body_bytes)

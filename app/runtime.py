@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,3 +25,5 @@ class Runtime:
     scorer: Scorer
     metrics: Metrics
     keys: KeyCache
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The time live features are computed as of (tests replay history at a fixed time)."""

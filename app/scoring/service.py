@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from app.errors import InvalidInput
 from app.metrics import Metrics
 from app.scoring.schemas import CustomerRequest
 from app.scoring.scorer import Prediction, Scorer, Serving, request_matrix
-from app.tables import Customer, CustomerScore
+from app.tables import Customer, CustomerScore, Notification
 from training.artifacts import LoadedModel
 from training.features import RAW_COUNT_INPUTS, TIME_INPUTS
 
@@ -158,7 +159,31 @@ def store_scores(
 def record_score(
     session: Session, customer: Customer, read: dict[str, Any], *, now: datetime, source: str
 ) -> None:
-    """Set the customer's latest score; keep history of state changes only."""
+    """Set the customer's latest score; keep history of state changes only.
+
+    A change caused by an event or the nightly run (not by the CRM's own API call) also goes
+    to the outbox in the same transaction, so it is sent if and only if the score is stored.
+    """
+    if customer.state is not None and customer.state != read["state"] and source != "api":
+        session.add(
+            Notification(
+                notification_id=f"msg_{uuid.uuid4().hex}",
+                customer_id=customer.customer_id,
+                created_at=now,
+                payload={
+                    "type": "customer.state_changed",
+                    "customer_id": customer.customer_id,
+                    "old_state": customer.state,
+                    "new_state": read["state"],
+                    "probabilities": read["probabilities"],
+                    "reasons_for": read["reasons_for"],
+                    "reasons_against": read["reasons_against"],
+                    "next_action": read["next_action"],
+                    "model_version": read["model_version"],
+                    "as_of": read["as_of"],
+                },
+            )
+        )
     if customer.state != read["state"]:
         session.add(
             CustomerScore(

@@ -4,6 +4,7 @@ after each test so no test sees another's rows."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -24,6 +25,9 @@ from app.migrate import upgrade
 from training.train import TrainResult
 
 PG_SCHEMA = "dealnode_test"
+EVENTS_SECRET = "whsec_" + base64.b64encode(b"dealnode-test-secret-for-events!").decode()
+OLD_EVENTS_SECRET = "whsec_" + base64.b64encode(b"the-secret-being-rotated-out-now").decode()
+"""Test-only secrets, generated here; real ones come from DEALNODE_WEBHOOK_SECRETS."""
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -91,6 +95,7 @@ def settings(database_url: str, registry_dir: Path) -> Settings:
         database_url=database_url,
         models_dir=registry_dir,
         key_cache_seconds=0,  # revocation must show at once in tests
+        webhook_secrets={"events": [EVENTS_SECRET, OLD_EVENTS_SECRET]},
     )
 
 
