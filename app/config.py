@@ -36,8 +36,13 @@ class Settings(BaseSettings):
     key_cache_seconds: float = 5.0
     """How long a verified API key is trusted without asking the database (revocation delay)."""
     webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
-    """Signing secrets per source, e.g. {"events": ["whsec_new", "whsec_old"]}: list two
-    during a rotation. Set it as JSON in DEALNODE_WEBHOOK_SECRETS; never in code."""
+    """Signing secrets per source, e.g. {"events": ["whsec_new", "whsec_old"], "hubspot":
+    ["app secret"]}: list two during a rotation. Set it as JSON in DEALNODE_WEBHOOK_SECRETS;
+    never in code."""
+    hubspot_mapping: Path = Path(__file__).parent / "webhooks" / "hubspot_mapping.toml"
+    public_url: str | None = None
+    """The base URL senders call (e.g. https://dealnode.example.com); HubSpot signs the full
+    URI it called, which a proxy in front of the service may change. Default: as received."""
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
 

@@ -21,6 +21,7 @@ from app.runtime import Runtime
 from app.scoring.actions import load_playbook
 from app.scoring.router import router as scoring_router
 from app.scoring.scorer import Scorer
+from app.webhooks.hubspot import load_hubspot_mapping
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
 from training.errors import ModelError
@@ -42,7 +43,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         # Serve anyway: /readyz says 503 and predictions answer 503 until a model is activated.
         log.error("no model loaded: %s", exc)
     keys = KeyCache(settings.key_cache_seconds)
-    return Runtime(settings, engine, make_sessionmaker(engine), scorer, metrics, keys)
+    hubspot = load_hubspot_mapping(settings.hubspot_mapping)
+    return Runtime(settings, engine, make_sessionmaker(engine), scorer, metrics, keys, hubspot)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.scoring.scorer import Scorer
+from app.webhooks.hubspot import HubSpotMapping
 
 
 @dataclass
@@ -25,5 +26,6 @@ class Runtime:
     scorer: Scorer
     metrics: Metrics
     keys: KeyCache
+    hubspot: HubSpotMapping
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """The time live features are computed as of (tests replay history at a fixed time)."""

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
 
 from app.deps import RawBody, RuntimeDep, SessionDep
 from app.errors import InvalidInput
-from app.webhooks import service
+from app.runtime import Runtime
+from app.webhooks import hubspot, service
 from app.webhooks.schemas import CrmEvent, DeliveryRead
 from app.webhooks.signature import verify_standard
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 MAX_EVENTS = 1000
 _EVENTS = TypeAdapter(list[CrmEvent])
+T = TypeVar("T")
 
 
 @router.post("/events")
@@ -25,22 +30,56 @@ def receive_events(
 ) -> DeliveryRead:
     """Accept one event or a list, signed with Standard Webhooks; duplicates change nothing."""
     verify_standard(body, request.headers, runtime.settings.webhook_secrets.get("events", []))
-    events = _parse(body)
+    items = _json_list(body, limit=MAX_EVENTS)
+    events = _validated(lambda: _EVENTS.validate_python(items))
+    return _apply(session, runtime, events, source="events", ignored=0)
+
+
+@router.post("/hubspot")
+def receive_hubspot(
+    request: Request, body: RawBody, session: SessionDep, runtime: RuntimeDep
+) -> DeliveryRead:
+    """Accept a HubSpot delivery (up to 100 events) signed with HubSpot's v3 signature."""
+    base = runtime.settings.public_url
+    uri = str(request.url) if base is None else base.rstrip("/") + _path_and_query(request)
+    hubspot.verify_v3(
+        secrets=runtime.settings.webhook_secrets.get("hubspot", []),
+        method=request.method,
+        uri=uri,
+        body=body,
+        timestamp=request.headers.get("x-hubspot-request-timestamp"),
+        signature=request.headers.get("x-hubspot-signature-v3"),
+        now=datetime.now(UTC),
+    )
+    items = _json_list(body, limit=hubspot.MAX_EVENTS)
+    events, ignored = _validated(lambda: hubspot.to_crm_events(items, runtime.hubspot))
+    return _apply(session, runtime, events, source="hubspot", ignored=ignored)
+
+
+def _apply(
+    session: Session, runtime: Runtime, events: list[CrmEvent], *, source: str, ignored: int
+) -> DeliveryRead:
     now = runtime.clock()
-    new = service.store_events(session, events, source="events", now=now)
+    new = service.store_events(session, events, source=source, now=now)
     changes = service.refresh_customers(
         session, runtime.scorer, [e.customer_id for e in new], as_of=now
     )
-    session.commit()
+    session.commit()  # the sender's 2xx goes out only after this
     return DeliveryRead(
         accepted=len(new),
         duplicates=len(events) - len(new),
+        ignored=ignored,
         customers=len({e.customer_id for e in new}),
         state_changes=changes,
     )
 
 
-def _parse(body: bytes) -> list[CrmEvent]:
+def _path_and_query(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _json_list(body: bytes, *, limit: int) -> list[Any]:
     try:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -48,10 +87,16 @@ def _parse(body: bytes) -> list[CrmEvent]:
     items = data if isinstance(data, list) else [data]
     if not items:
         raise InvalidInput("no events in the delivery", field="body")
-    if len(items) > MAX_EVENTS:
-        raise InvalidInput(f"{len(items)} events, the limit is {MAX_EVENTS}", field="body")
+    if len(items) > limit:
+        raise InvalidInput(f"{len(items)} events, the limit is {limit}", field="body")
+    if not all(isinstance(item, dict) for item in items):
+        raise InvalidInput("every event must be a JSON object", field="body")
+    return items
+
+
+def _validated(parse: Callable[[], T]) -> T:
     try:
-        return _EVENTS.validate_python(items)
+        return parse()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -30,6 +30,8 @@ class DeliveryRead(BaseModel):
 
     accepted: int
     duplicates: int
+    ignored: int
+    """HubSpot events no mapping rule matched."""
     customers: int
     state_changes: int
 

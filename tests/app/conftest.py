@@ -27,6 +27,7 @@ from training.train import TrainResult
 PG_SCHEMA = "dealnode_test"
 EVENTS_SECRET = "whsec_" + base64.b64encode(b"dealnode-test-secret-for-events!").decode()
 OLD_EVENTS_SECRET = "whsec_" + base64.b64encode(b"the-secret-being-rotated-out-now").decode()
+HUBSPOT_SECRET = "test-hubspot-app-secret"
 """Test-only secrets, generated here; real ones come from DEALNODE_WEBHOOK_SECRETS."""
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -95,7 +96,10 @@ def settings(database_url: str, registry_dir: Path) -> Settings:
         database_url=database_url,
         models_dir=registry_dir,
         key_cache_seconds=0,  # revocation must show at once in tests
-        webhook_secrets={"events": [EVENTS_SECRET, OLD_EVENTS_SECRET]},
+        webhook_secrets={
+            "events": [EVENTS_SECRET, OLD_EVENTS_SECRET],
+            "hubspot": [HUBSPOT_SECRET],
+        },
     )
 
 

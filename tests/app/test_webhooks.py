@@ -80,7 +80,13 @@ def test_duplicate_delivery_changes_nothing(client: TestClient, db: Session) -> 
     version = before.row_version
     again = post(client, [event(2), event(1)], msg_id="msg_retry")
     assert again.status_code == 200
-    assert again.json() == {"accepted": 0, "duplicates": 2, "customers": 0, "state_changes": 0}
+    assert again.json() == {
+        "accepted": 0,
+        "duplicates": 2,
+        "ignored": 0,
+        "customers": 0,
+        "state_changes": 0,
+    }
     db.expire_all()
     after = db.get(Customer, "acme")
     assert after is not None

@@ -1,0 +1,136 @@
+"""HubSpot webhooks: the v3 signature, and a mapping from HubSpot events to interactions.
+
+HubSpot signs with its own scheme (not Standard Webhooks): base64 HMAC-SHA256 over method, full
+URI, raw body and the millisecond timestamp header. There is no package for it, so the HMAC is
+computed here with the standard library and compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import tomllib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.errors import Unauthorized
+from app.webhooks.schemas import CrmEvent
+from training.features import InteractionType
+
+DEFAULT_MAPPING = Path(__file__).parent / "hubspot_mapping.toml"
+TOLERANCE_MS = 5 * 60 * 1000
+MAX_EVENTS = 100
+
+
+def signature_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    """HubSpot's v3 signature of one request."""
+    message = method.encode() + uri.encode() + body + timestamp.encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_v3(
+    *,
+    secrets: Sequence[str],
+    method: str,
+    uri: str,
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    now: datetime,
+) -> None:
+    """Raise Unauthorized (no detail) unless a secret signed this request in the last 5 min."""
+    if not timestamp or not signature or not timestamp.isdigit():
+        raise Unauthorized("invalid signature")
+    if abs(now.timestamp() * 1000 - int(timestamp)) > TOLERANCE_MS:
+        raise Unauthorized("invalid signature")
+    for secret in secrets:
+        expected = signature_v3(secret, method, uri, body, timestamp)
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return
+    raise Unauthorized("invalid signature")
+
+
+class HubSpotRule(BaseModel):
+    """One mapping rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subscription: str = Field(min_length=1)
+    property: str | None = None
+    value: str | None = None
+    type: InteractionType
+    objection_kind: Literal["price", "after_sales", "trust"] | None = None
+
+
+class HubSpotMapping(BaseModel):
+    """The whole mapping file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: list[HubSpotRule]
+
+    def match(self, event: dict[str, Any]) -> HubSpotRule | None:
+        """The first rule this HubSpot event satisfies."""
+        for rule in self.rule:
+            if rule.subscription != event.get("subscriptionType"):
+                continue
+            if rule.property is not None and rule.property != event.get("propertyName"):
+                continue
+            if rule.value is not None and rule.value != str(event.get("propertyValue")):
+                continue
+            return rule
+        return None
+
+
+def load_hubspot_mapping(path: Path) -> HubSpotMapping:
+    """Read and validate a mapping file; ValueError names the problem."""
+    try:
+        return HubSpotMapping.model_validate(tomllib.loads(path.read_text()))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"HubSpot mapping {path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"HubSpot mapping {path}: {where}: {first['msg']}") from None
+
+
+class HubSpotEvent(BaseModel):
+    """The fields of a HubSpot webhook event that DealNode reads."""
+
+    model_config = ConfigDict(extra="allow")
+
+    eventId: int | str
+    subscriptionType: str
+    objectId: int | str
+    occurredAt: int = Field(ge=0)
+
+
+def to_crm_events(raw: list[dict[str, Any]], mapping: HubSpotMapping) -> tuple[list[CrmEvent], int]:
+    """Convert HubSpot events; return the mapped ones and how many were ignored."""
+    events: list[CrmEvent] = []
+    for item in raw:
+        parsed = HubSpotEvent.model_validate(item)
+        rule = mapping.match(item)
+        if rule is None:
+            continue
+        attributes: dict[str, str | float | int | bool | None] = {
+            "subscription": parsed.subscriptionType
+        }
+        if rule.objection_kind:
+            attributes["objection_kind"] = rule.objection_kind
+        events.append(
+            CrmEvent(
+                event_id=str(parsed.eventId),
+                customer_id=str(parsed.objectId),
+                type=rule.type,
+                occurred_at=datetime.fromtimestamp(parsed.occurredAt / 1000, tz=UTC),
+                attributes=attributes,
+            )
+        )
+    return events, len(raw) - len(events)
