@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import session_scope
 from app.errors import Forbidden
 from app.keys import service as key_service
@@ -53,7 +53,14 @@ async def get_raw_body(request: Request) -> bytes:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 RawBody = Annotated[bytes, Depends(get_raw_body)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_app_settings(runtime: RuntimeDep) -> Settings:
+    """The settings this app was created with (not a fresh read of the environment)."""
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
