@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_ops import db_app, keys_app, serve
+from app.cli_ops import db_app, import_app, keys_app, serve
 from training.errors import DataError, ModelError
 from training.features import to_utc
 
@@ -27,6 +27,7 @@ models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(import_app, name="import")
 app.command()(serve)
 console = Console()
 T = TypeVar("T")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +16,7 @@ from app.config import get_settings
 
 db_app = typer.Typer(help="The service database.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk loads.", no_args_is_help=True)
 console = Console()
 
 
@@ -92,10 +96,54 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The id shown by keys
     console.print(f"revoked {key_id}")
 
 
-def _session() -> Session:
+@import_app.command("events")
+def import_events(
+    path: Annotated[Path, typer.Argument(help="Event log (CSV or Parquet).")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Compute inputs as of (UTC); default now.")
+    ] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Customers per transaction.")] = 2000,
+) -> None:
+    """Load a historical event log through the webhook code path (safe to run again)."""
+    from datetime import UTC, datetime
+
+    from app.main import build_runtime
+    from app.metrics import Metrics
+    from app.webhooks import importer
+    from training.errors import DataError, ModelError
+    from training.features import to_utc
+
+    try:
+        when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
+        events = importer.read_events(path)
+        runtime = build_runtime(get_settings(), Metrics())
+        try:
+            if not runtime.scorer.loaded:
+                raise ModelError("no model is loaded: train and promote one first")
+            result = importer.import_events(
+                runtime.sessions, runtime.scorer, events, as_of=when, customers_per_chunk=chunk
+            )
+        finally:
+            runtime.engine.dispose()
+    except (DataError, ModelError, ValueError) as exc:
+        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"imported {result.accepted:,} new of {result.events:,} events "
+        f"for {result.customers:,} customers"
+    )
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
     from app.db import make_engine, make_sessionmaker
 
-    return make_sessionmaker(make_engine(get_settings().database_url))()
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _redact(url: str) -> str:

@@ -52,9 +52,12 @@ def store_events(
         for e in unique
     ]
     statement = (
-        _insert(session).values(rows).on_conflict_do_nothing(index_elements=["source", "event_id"])
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(InteractionEvent.event_id)
     )
-    inserted = set(session.scalars(statement.returning(InteractionEvent.event_id)))
+    # Executemany with RETURNING: SQLAlchemy batches it within each database's limits.
+    inserted = set(session.scalars(statement, rows))
     return [e for e in unique if e.event_id in inserted]
 
 
