@@ -96,6 +96,26 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The id shown by keys
     console.print(f"revoked {key_id}")
 
 
+def deliver(
+    once: Annotated[bool, typer.Option(help="One pass over what is due, then exit.")] = False,
+    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between passes.")] = 1.0,
+) -> None:
+    """Send state-change notifications to the subscribers (DEALNODE_SUBSCRIBERS)."""
+    from app.db import make_engine, make_sessionmaker
+    from app.webhooks.delivery import run_worker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        stats = run_worker(make_sessionmaker(engine), settings, once=once, poll_seconds=poll)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    console.print(f"delivered {stats.delivered}, to retry {stats.failed}, dead {stats.dead}")
+
+
 @import_app.command("events")
 def import_events(
     path: Annotated[Path, typer.Argument(help="Event log (CSV or Parquet).")],

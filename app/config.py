@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """The base URL senders call (e.g. https://dealnode.example.com); HubSpot signs the full
     URI it called, which a proxy in front of the service may change. Default: as received."""
+    subscribers: list[str] = Field(default_factory=list)
+    """URLs that receive state-change notifications (JSON list in DEALNODE_SUBSCRIBERS)."""
+    outbound_secret: str | None = None
+    """`whsec_` secret notifications are signed with (Standard Webhooks)."""
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_backoff_seconds: float = Field(default=2.0, ge=0)
+    """First retry after about this long, doubling each time (with jitter), capped at 1 hour."""
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
 

@@ -22,6 +22,7 @@ from app.scoring.actions import load_playbook
 from app.scoring.router import router as scoring_router
 from app.scoring.scorer import Scorer
 from app.webhooks.hubspot import load_hubspot_mapping
+from app.webhooks.outbox_router import router as outbox_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
 from training.errors import ModelError
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (ops_router, scoring_router, customers_router, models_router, webhooks_router):
+    routers = (ops_router, scoring_router, customers_router, models_router, webhooks_router)
+    for router in (*routers, outbox_router):
         app.include_router(router)
     app.add_middleware(Timing, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=chosen.max_body_bytes)

@@ -125,3 +125,25 @@ class Notification(Base):
     customer_id: Mapped[str] = mapped_column(String(128), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationDelivery(Base):
+    """One notification's delivery to one subscriber: attempts, next try, outcome."""
+
+    __tablename__ = "notification_delivery"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(
+        ForeignKey("notification.notification_id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(String(512))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+
+    __table_args__ = (
+        UniqueConstraint("notification_id", "url"),
+        Index("ix_notification_delivery_due", "delivered_at", "dead_at", "next_attempt_at"),
+    )

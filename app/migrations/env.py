@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection
 
 import app.tables  # noqa: F401  (registers every table on Base.metadata)
 from app.config import get_settings
-from app.db import Base, make_engine
+from app.db import Base, UTCDateTime, make_engine
 
 target_metadata = Base.metadata
 
@@ -17,12 +19,20 @@ def _url() -> str:
     return configured or get_settings().database_url
 
 
+def _render_item(kind: str, item: Any, _autogen: Any) -> str | Literal[False]:
+    """Write UTCDateTime columns as plain timestamptz: the UTC handling lives in the app."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

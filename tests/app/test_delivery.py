@@ -1,0 +1,140 @@
+"""Outbound notifications: signed, retried with backoff, dead after the last try, retryable."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from standardwebhooks import Webhook
+
+from app.config import Settings
+from app.db import make_sessionmaker
+from app.tables import Notification, NotificationDelivery
+from app.webhooks.delivery import backoff_seconds, deliver_due
+
+OUTBOUND = "whsec_" + base64.b64encode(b"outbound-test-secret-dealnode-01").decode()
+
+
+class Receiver:
+    """A CRM endpoint on 127.0.0.1 that checks signatures and fails its first calls on purpose."""
+
+    def __init__(self, fail_first: int) -> None:
+        self.fail_first = fail_first
+        self.calls = 0
+        self.accepted: list[tuple[str, dict[str, Any]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.calls += 1
+                Webhook(OUTBOUND).verify(body, dict(self.headers.items()))  # raises if forged
+                status = 500 if receiver.calls <= receiver.fail_first else 204
+                if status == 204:
+                    receiver.accepted.append((self.headers["webhook-id"], json.loads(body)))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(fail_first=2)
+    yield server
+    server.close()
+
+
+def add_notification(db: Session, notification_id: str = "msg_n1") -> None:
+    db.add(
+        Notification(
+            notification_id=notification_id,
+            customer_id="acme",
+            payload={"customer_id": "acme", "old_state": "intent", "new_state": "deciding"},
+            created_at=datetime.now(UTC),
+        )
+    )
+    db.commit()
+
+
+def worker_settings(settings: Settings, url: str, attempts: int) -> Settings:
+    return settings.model_copy(
+        update={
+            "subscribers": [url],
+            "outbound_secret": OUTBOUND,
+            "delivery_max_attempts": attempts,
+            "delivery_backoff_seconds": 0.0,
+        }
+    )
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    import random
+
+    rng = random.Random(1)
+    waits = [backoff_seconds(n, 2.0, rng) for n in (1, 2, 3, 20)]
+    assert 1.0 <= waits[0] <= 3.0
+    assert 2.0 <= waits[1] <= 6.0
+    assert 4.0 <= waits[2] <= 12.0
+    assert waits[3] <= 3600 * 1.5
+
+
+def test_notification_is_retried_until_the_receiver_accepts_it(
+    db: Session, settings: Settings, receiver: Receiver
+) -> None:
+    add_notification(db)
+    sessions = make_sessionmaker(db.get_bind())  # type: ignore[arg-type]
+    config = worker_settings(settings, receiver.url, attempts=5)
+    totals = [deliver_due(sessions, config) for _ in range(4)]
+    assert receiver.calls == 3
+    assert [a[0] for a in receiver.accepted] == ["msg_n1"]  # one stable webhook-id
+    assert receiver.accepted[0][1]["new_state"] == "deciding"
+    assert sum(t.delivered for t in totals) == 1
+    assert sum(t.failed for t in totals) == 2
+    delivery = db.scalars(select(NotificationDelivery)).one()
+    db.refresh(delivery)
+    assert delivery.delivered_at is not None
+    assert delivery.attempts == 3
+
+
+def test_delivery_goes_dead_and_an_admin_can_retry_it(
+    db: Session,
+    settings: Settings,
+    receiver: Receiver,
+    client: TestClient,
+    admin_key: dict[str, str],
+) -> None:
+    add_notification(db, "msg_dead")
+    sessions = make_sessionmaker(db.get_bind())  # type: ignore[arg-type]
+    config = worker_settings(settings, receiver.url, attempts=2)
+    for _ in range(3):
+        deliver_due(sessions, config)
+    assert receiver.calls == 2
+    dead = client.get("/v1/notifications", params={"status": "dead"}, headers=admin_key).json()
+    assert [d["notification_id"] for d in dead] == ["msg_dead"]
+    assert dead[0]["last_error"] == "HTTP 500"
+    retried = client.post("/v1/notifications/msg_dead/retry", headers=admin_key)
+    assert retried.status_code == 200
+    deliver_due(sessions, config)
+    assert [a[0] for a in receiver.accepted] == ["msg_dead"]
+    assert client.get("/v1/notifications", headers=admin_key).json() == []
+    assert client.post("/v1/notifications/msg_none/retry", headers=admin_key).status_code == 404
