@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -108,13 +109,21 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(settings: Settings, db:
     port = _port()
     server = _start(settings, port)
     acknowledged: set[int] = set()
-    try:
+
+    def stream() -> None:
         for n, delivery in enumerate(deliveries):
-            if n == 12:
-                server.kill()  # SIGKILL: no shutdown, no cleanup
-                server.wait(timeout=10)
             if _send(port, delivery, f"msg_{n}"):
                 acknowledged.add(n)
+
+    sender = threading.Thread(target=stream)
+    try:
+        sender.start()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        server.kill()  # SIGKILL while deliveries are in flight: no shutdown, no cleanup
+        server.wait(timeout=10)
+        sender.join(timeout=60)
         assert 0 < len(acknowledged) < len(deliveries)
         server = _start(settings, port)
         for attempt in range(3):  # the sender retries what was not acknowledged
