@@ -103,3 +103,32 @@ def run_load(
 ) -> LoadResult:
     """Send `request` from `concurrency` connections until time or count runs out."""
     return asyncio.run(_run(host, port, request, concurrency, seconds, max_requests))
+
+
+async def _run_each(host: str, port: int, requests: list[bytes], concurrency: int) -> LoadResult:
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while queue:
+                request = queue.pop()
+                start = time.perf_counter()
+                writer.write(request)
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - start)
+                if status != 200:
+                    errors.append(status)
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(len(latencies), len(errors), time.perf_counter() - start, latencies)
+
+
+def run_each(host: str, port: int, requests: list[bytes], *, concurrency: int) -> LoadResult:
+    """Send every request once (distinct bodies, e.g. signed deliveries) and time it."""
+    return asyncio.run(_run_each(host, port, requests, concurrency))
