@@ -21,8 +21,14 @@ from app.scoring.scorer import Scorer
 from app.scoring.service import record_score, to_json
 from app.tables import Customer, InteractionEvent
 from app.webhooks.schemas import CrmEvent, as_payload
-from training.features import RAW_COUNT_INPUTS, RAW_INPUTS, raw_inputs_from_events
-from training.table import CustomerTable
+from training.design import design_array
+from training.features import (
+    RAW_COUNT_INPUTS,
+    epoch_seconds_of,
+    feature_matrix,
+    raw_inputs_from_events,
+    raw_values,
+)
 
 CLOCK_SKEW = timedelta(minutes=5)
 OBJECTION_KINDS = frozenset(get_args(ObjectionKind))
@@ -95,12 +101,14 @@ def refresh_customers(
             session.add(customer)
             customers[customer_id] = customer
     kinds = _latest_objection_kinds(events)
-    for customer_id, row in zip(ids, raw.to_dict("records"), strict=True):
+    counts = {name: raw[name].to_numpy().astype(int).tolist() for name in RAW_COUNT_INPUTS}
+    firsts, lasts = raw["first_contact_at"].tolist(), raw["last_contact_at"].tolist()
+    for i, customer_id in enumerate(ids):
         customer = customers[customer_id]
         for name in RAW_COUNT_INPUTS:
-            setattr(customer, name, int(row[name]))
-        customer.first_contact_at = _when(row["first_contact_at"])
-        customer.last_contact_at = _when(row["last_contact_at"])
+            setattr(customer, name, counts[name][i])
+        customer.first_contact_at = _when(firsts[i])
+        customer.last_contact_at = _when(lasts[i])
         customer.inputs_as_of = as_of
         customer.objection_kind = kinds.get(customer_id, customer.objection_kind)
         customer.updated_at = as_of
@@ -116,17 +124,12 @@ def _rescore(
 ) -> int:
     serving = scorer.serving
     layout = serving.model.layout
-    extras = pd.DataFrame(
-        [
-            {k: (c.extras or {}).get(k) for k in layout.extra_numeric + layout.extra_categorical}
-            for c in customers
-        ],
-        index=raw.index,
-    )
-    table = CustomerTable(
-        raw=raw[list(RAW_INPUTS)], extras=extras, labels=None, as_of=pd.Timestamp(as_of)
-    )
-    matrix = serving.model.matrix(table)
+    extras = {
+        k: [(c.extras or {}).get(k) for c in customers]
+        for k in layout.extra_numeric + layout.extra_categorical
+    }
+    core = feature_matrix(raw_values(raw), epoch_seconds_of(as_of))
+    matrix = design_array(core, extras, layout)
     kinds = [c.objection_kind for c in customers]
     predictions = scorer.predict(matrix, kinds, today=as_of.date(), serving=serving)
     changes = 0
