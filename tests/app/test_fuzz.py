@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -83,3 +85,59 @@ def test_fuzz_reads_never_500(
     assert client.get(f"/v1/customers/{quoted}", headers=score_key).status_code < 500
     assert client.get("/v1/customers", params=params, headers=score_key).status_code < 500
     assert client.post(f"/v1/models/{quoted}/activate", headers=admin_key).status_code < 500
+
+
+@SETTINGS
+@given(
+    body=st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "event_id",
+                    "customer_id",
+                    "type",
+                    "occurred_at",
+                    "attributes",
+                    "eventId",
+                    "objectId",
+                    "occurredAt",
+                    "subscriptionType",
+                    "propertyName",
+                    "propertyValue",
+                ]
+            ),
+            field_values | st.integers(min_value=-(10**20), max_value=10**20),
+            max_size=8,
+        ),
+        max_size=4,
+    )
+    | json_values
+)
+def test_fuzz_signed_webhooks_never_500(client: TestClient, body: Any) -> None:
+    """Bodies that pass the signature check but are anything at all must still get a 4xx."""
+    import time
+
+    from standardwebhooks import Webhook
+
+    from app.webhooks.hubspot import signature_v3
+    from tests.app.conftest import EVENTS_SECRET, HUBSPOT_SECRET
+
+    raw = json.dumps(body)
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": "msg_fuzz",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(EVENTS_SECRET).sign("msg_fuzz", now, raw),
+    }
+    response = client.post("/v1/webhooks/events", content=raw.encode(), headers=headers)
+    assert response.status_code < 500, response.text
+    stamp = str(int(time.time() * 1000))
+    signature = signature_v3(
+        HUBSPOT_SECRET, "POST", "http://testserver/v1/webhooks/hubspot", raw.encode(), stamp
+    )
+    response = client.post(
+        "/v1/webhooks/hubspot",
+        content=raw.encode(),
+        headers={"X-HubSpot-Request-Timestamp": stamp, "X-HubSpot-Signature-v3": signature},
+    )
+    assert response.status_code < 500, response.text
