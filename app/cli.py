@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_ops import db_app, deliver, import_app, keys_app, serve
+from app.cli_ops import db_app, deliver, import_app, keys_app, rescore, serve
 from training.errors import DataError, ModelError
 from training.features import to_utc
 
@@ -30,6 +30,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.command()(serve)
 app.command()(deliver)
+app.command()(rescore)
 console = Console()
 T = TypeVar("T")
 

@@ -116,6 +116,69 @@ def deliver(
     console.print(f"delivered {stats.delivered}, to retry {stats.failed}, dead {stats.dead}")
 
 
+def rescore(
+    as_of: Annotated[
+        str | None, typer.Option(help="Rescore as of this time (UTC); default now.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Customers per transaction.")] = 5000,
+    dry_run: Annotated[bool, typer.Option(help="Score and report, write no scores.")] = False,
+    break_lock: Annotated[bool, typer.Option(help="Remove a dead run's lock and exit.")] = False,
+) -> None:
+    """Rescore every customer as of now (scores decay without events): the nightly job."""
+    import sys
+    from datetime import UTC, datetime
+
+    from app.errors import AppError
+    from app.jobs import rescore as job
+    from app.main import build_runtime
+    from app.metrics import Metrics
+    from training.errors import ModelError
+    from training.features import STATES, to_utc
+
+    runtime = build_runtime(get_settings(), Metrics())
+    try:
+        if break_lock:
+            owner = job.break_lock(runtime.sessions)
+            console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
+            return
+        if not runtime.scorer.loaded:
+            raise ModelError("no model is loaded: train and promote one first")
+        when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
+
+        def progress(rows: int) -> None:
+            if not sys.stderr.isatty():
+                typer.echo(f"rescored {rows:,} customers", err=True)
+
+        summary = job.rescore_all(
+            runtime.sessions,
+            runtime.scorer,
+            as_of=when,
+            chunk_size=chunk_size,
+            dry_run=dry_run,
+            on_chunk=progress,
+        )
+    except (AppError, ModelError, ValueError) as exc:
+        message = exc.message if isinstance(exc, AppError) else str(exc)
+        typer.echo(f"error: {message.splitlines()[0]}", err=True)
+        raise typer.Exit(code=1 if isinstance(exc, AppError) else 2) from None
+    except Exception as exc:  # database gone and the like: one line, non-zero, for cron
+        typer.echo(
+            f"error: rescoring failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True
+        )
+        raise typer.Exit(code=1) from None
+    finally:
+        runtime.engine.dispose()
+    table = Table(
+        "from \\ to",
+        *STATES,
+        title=f"run {summary.run_id}: {summary.rows:,} customers, "
+        f"{summary.changes:,} state changes",
+    )
+    for old in STATES:
+        table.add_row(old, *(f"{summary.transitions[old][new]:,}" for new in STATES))
+    console.print(table)
+
+
 @import_app.command("events")
 def import_events(
     path: Annotated[Path, typer.Argument(help="Event log (CSV or Parquet).")],

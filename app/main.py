@@ -17,6 +17,7 @@ from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
 from app.models_api.router import router as models_router
 from app.ops import router as ops_router
+from app.runs.router import router as runs_router
 from app.runtime import Runtime
 from app.scoring.actions import load_playbook
 from app.scoring.router import router as scoring_router
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     routers = (ops_router, scoring_router, customers_router, models_router, webhooks_router)
-    for router in (*routers, outbox_router):
+    for router in (*routers, outbox_router, runs_router):
         app.include_router(router)
     app.add_middleware(Timing, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=chosen.max_body_bytes)

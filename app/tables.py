@@ -147,3 +147,31 @@ class NotificationDelivery(Base):
         UniqueConstraint("notification_id", "url"),
         Index("ix_notification_delivery_due", "delivered_at", "dead_at", "next_attempt_at"),
     )
+
+
+class ScoringRun(Base):
+    """One nightly rescoring run: what it scored, as of when, and which states moved where."""
+
+    __tablename__ = "scoring_run"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    rows_scored: Mapped[int] = mapped_column(Integer, default=0)
+    state_changes: Mapped[int] = mapped_column(Integer, default=0)
+    transitions: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(512))
+
+
+class JobLock(Base):
+    """A named lock in the database, so two runs cannot rescore at once on any machine."""
+
+    __tablename__ = "job_lock"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
