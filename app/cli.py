@@ -231,3 +231,7 @@ def _parse_time(value: str, option: str) -> pd.Timestamp:
 def main() -> None:
     """Entry point of the `dealnode` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

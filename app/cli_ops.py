@@ -123,6 +123,7 @@ def rescore(
     chunk_size: Annotated[int, typer.Option(min=1, help="Customers per transaction.")] = 5000,
     dry_run: Annotated[bool, typer.Option(help="Score and report, write no scores.")] = False,
     break_lock: Annotated[bool, typer.Option(help="Remove a dead run's lock and exit.")] = False,
+    resume: Annotated[str | None, typer.Option(help="Finish run RUN after a crash.")] = None,
 ) -> None:
     """Rescore every customer as of now (scores decay without events): the nightly job."""
     import sys
@@ -155,6 +156,7 @@ def rescore(
             as_of=when,
             chunk_size=chunk_size,
             dry_run=dry_run,
+            resume=resume,
             on_chunk=progress,
         )
     except (AppError, ModelError, ValueError) as exc:

@@ -164,6 +164,8 @@ class ScoringRun(Base):
     rows_scored: Mapped[int] = mapped_column(Integer, default=0)
     state_changes: Mapped[int] = mapped_column(Integer, default=0)
     transitions: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
+    cursor: Mapped[str | None] = mapped_column(String(128))
+    """The last customer id whose chunk committed: where `--resume` continues."""
     error: Mapped[str | None] = mapped_column(String(512))
 
 

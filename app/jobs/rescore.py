@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.errors import Conflict
+from app.errors import Conflict, NotFound
 from app.scoring.scorer import Scorer
 from app.scoring.service import record_score, to_json
 from app.tables import Customer, InteractionEvent, JobLock, ScoringRun
@@ -102,15 +102,23 @@ def rescore_all(
     as_of: datetime | None = None,
     chunk_size: int = 5000,
     dry_run: bool = False,
+    resume: str | None = None,
     on_chunk: Callable[[int], None] | None = None,
 ) -> RunSummary:
-    """Rescore every customer as of `as_of` (default now); raise Conflict if a run is going."""
-    when = as_of or datetime.now(UTC)
+    """Rescore every customer as of `as_of` (default now); raise Conflict if a run is going.
+
+    With `resume`, continue that run after its last committed chunk, as of its own time: each
+    chunk commits with the run's cursor, so every customer is scored exactly once per run.
+    """
     model = scorer.model
-    summary = RunSummary(run_id=uuid.uuid4().hex[:16])
-    _start(sessions, summary.run_id, model.version, when, dry_run)
-    try:
+    if resume is not None:
+        summary, when, after = _take_over(sessions, resume, model.version)
+    else:
+        when = as_of or datetime.now(UTC)
+        summary = RunSummary(run_id=uuid.uuid4().hex[:16])
+        _start(sessions, summary.run_id, model.version, when, dry_run)
         after = ""
+    try:
         while True:
             scored_upto = _chunk(sessions, scorer, summary, when, after, chunk_size, dry_run)
             if scored_upto is None:
@@ -159,6 +167,7 @@ def _chunk(
             kinds = [c.objection_kind for c in customers]
             predictions = scorer.predict(matrix, kinds, today=as_of.date(), serving=serving)
             moves: list[tuple[str, str]] = []
+            transitions = {a: dict(row) for a, row in summary.transitions.items()}
             for customer, prediction in zip(customers, predictions, strict=True):
                 read = to_json(prediction, customer.customer_id, as_of)
                 if customer.state is not None:
@@ -166,20 +175,28 @@ def _chunk(
                 if not dry_run:
                     _store_inputs(customer, raw.loc[customer.customer_id].to_dict(), as_of)
                     record_score(session, customer, read, now=as_of, source="rescore")
+            for old, new in moves:
+                transitions[old][new] += 1
+            changes = sum(old != new for old, new in moves)
             try:
                 if dry_run:
                     session.rollback()
                 else:
-                    session.commit()
+                    run = session.get(ScoringRun, summary.run_id)
+                    assert run is not None
+                    run.cursor = customers[-1].customer_id
+                    run.rows_scored = summary.rows + len(customers)
+                    run.state_changes = summary.changes + changes
+                    run.transitions = transitions
+                    session.commit()  # the chunk and the run's cursor, atomically
             except StaleDataError:
                 session.rollback()  # a webhook updated one of them: redo from fresh rows
                 if attempt == RETRIES - 1:
                     raise
                 continue
             summary.rows += len(customers)
-            for old, new in moves:
-                summary.transitions[old][new] += 1
-                summary.changes += old != new
+            summary.transitions = transitions
+            summary.changes += changes
             return customers[-1].customer_id
     return None
 
@@ -220,6 +237,34 @@ def _start(
             )
         )
         session.commit()
+
+
+def _take_over(
+    sessions: Callable[[], Session], run_id: str, version: str
+) -> tuple[RunSummary, datetime, str]:
+    with sessions() as session:
+        run = session.get(ScoringRun, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r} to resume", field="run_id")
+        if run.status in {"succeeded", "dry-run"}:
+            raise Conflict(f"run {run_id} already finished ({run.status})")
+        if run.model_version != version:
+            raise Conflict(
+                f"run {run_id} scored with model {run.model_version}, not {version}; "
+                "resume it with that model (--model) or start a new run"
+            )
+        held = session.get(JobLock, LOCK)
+        if held is not None and held.run_id != run_id:
+            raise Conflict(f"rescoring run {held.run_id} holds the lock; wait for it")
+        if held is None:
+            session.add(JobLock(name=LOCK, run_id=run_id, acquired_at=datetime.now(UTC)))
+        run.status = "running"
+        run.error = None
+        session.commit()
+        summary = RunSummary(run_id=run_id, rows=run.rows_scored, changes=run.state_changes)
+        if run.transitions:
+            summary.transitions = {a: dict(row) for a, row in run.transitions.items()}
+        return summary, run.as_of, run.cursor or ""
 
 
 def _finish(

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("rows_scored", sa.Integer(), nullable=False),
         sa.Column("state_changes", sa.Integer(), nullable=False),
         sa.Column("transitions", sa.JSON(), nullable=False),
+        sa.Column("cursor", sa.String(length=128), nullable=True),
         sa.Column("error", sa.String(length=512), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scoring_run")),
     )

@@ -1,0 +1,100 @@
+"""A rescoring run killed for real (SIGKILL) and resumed scores every customer exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.jobs.rescore import rescore_all
+from app.runtime import Runtime
+from app.tables import Customer, CustomerScore, ScoringRun
+from tests.factories import customer_body
+from training.simulation import Simulation
+
+pytestmark = pytest.mark.slow
+CUSTOMERS = 1500
+
+
+def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    settings: Settings,
+    db: Session,
+) -> None:
+    for start in range(0, CUSTOMERS, 750):
+        bodies = [
+            customer_body(simulation.snapshot.iloc[i], f"k-{i:05d}")
+            for i in range(start, start + 750)
+        ]
+        payload = {"as_of": simulation.as_of.isoformat(), "customers": bodies}
+        assert client.post("/v1/predict/batch", json=payload, headers=score_key).status_code == 200
+    as_of = simulation.as_of.to_pydatetime() + timedelta(days=50)
+    env = {
+        **os.environ,
+        "DEALNODE_DATABASE_URL": settings.database_url,
+        "DEALNODE_MODELS_DIR": str(settings.models_dir),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "rescore",
+        "--chunk-size",
+        "10",
+        "--as-of",
+        as_of.isoformat(),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run: ScoringRun | None = None
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            db.expire_all()
+            run = db.scalars(select(ScoringRun)).first()
+            if run is not None and run.rows_scored >= 100:
+                break
+            time.sleep(0.01)
+    finally:
+        process.kill()  # SIGKILL: no cleanup, the lock stays, the run stays "running"
+        process.wait(timeout=10)
+    assert run is not None
+    db.expire_all()
+    run = db.get(ScoringRun, run.id)
+    assert run is not None
+    assert run.status == "running"
+    assert 0 < run.rows_scored < CUSTOMERS
+
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=200)
+    assert summary.rows == CUSTOMERS
+    db.expire_all()
+    finished = db.get(ScoringRun, run.id)
+    assert finished is not None
+    assert (finished.status, finished.rows_scored) == ("succeeded", CUSTOMERS)
+    assert sum(sum(r.values()) for r in finished.transitions.values()) == CUSTOMERS
+    assert db.scalar(select(func.count()).where(Customer.inputs_as_of != as_of)) == 0
+    # Exactly once: no customer has two history rows from this run.
+    per_customer = (
+        select(CustomerScore.customer_id, func.count())
+        .where(CustomerScore.source == "rescore")
+        .group_by(CustomerScore.customer_id)
+        .having(func.count() > 1)
+    )
+    assert db.execute(per_customer).all() == []
