@@ -33,3 +33,11 @@ def test_compose_runs_the_api_on_postgresql_without_a_password_in_the_file() -> 
     assert "postgresql+psycopg://" in text
     assert re.search(r"POSTGRES_PASSWORD:\s*\$\{POSTGRES_PASSWORD", text)
     assert "image: postgres" in text
+
+
+def test_rescore_cronjob_runs_the_rescore_command_once_at_a_time() -> None:
+    text = (ROOT / "deploy" / "rescore-cronjob.yaml").read_text()
+    assert "kind: CronJob" in text
+    assert '["dealnode", "rescore"' in text
+    assert "concurrencyPolicy: Forbid" in text
+    assert "runAsNonRoot: true" in text
