@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 db_app = typer.Typer(help="The service database.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -146,19 +149,22 @@ def rescore(
             raise ModelError("no model is loaded: train and promote one first")
         when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
 
-        def progress(rows: int) -> None:
-            if not sys.stderr.isatty():
-                typer.echo(f"rescored {rows:,} customers", err=True)
+        def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
+            return job.rescore_all(
+                runtime.sessions,
+                runtime.scorer,
+                as_of=when,
+                chunk_size=chunk_size,
+                dry_run=dry_run,
+                resume=resume,
+                on_chunk=on_chunk,
+            )
 
-        summary = job.rescore_all(
-            runtime.sessions,
-            runtime.scorer,
-            as_of=when,
-            chunk_size=chunk_size,
-            dry_run=dry_run,
-            resume=resume,
-            on_chunk=progress,
-        )
+        if sys.stderr.isatty():
+            with _progress_bar(runtime) as advance:
+                summary = run(advance)
+        else:  # cron, Kubernetes: plain lines
+            summary = run(lambda rows: typer.echo(f"rescored {rows:,} customers", err=True))
     except (AppError, ModelError, ValueError) as exc:
         message = exc.message if isinstance(exc, AppError) else str(exc)
         typer.echo(f"error: {message.splitlines()[0]}", err=True)
@@ -179,6 +185,34 @@ def rescore(
     for old in STATES:
         table.add_row(old, *(f"{summary.transitions[old][new]:,}" for new in STATES))
     console.print(table)
+
+
+@contextmanager
+def _progress_bar(runtime: Runtime) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar with rows/s and ETA, for a person watching a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+    from sqlalchemy import func, select
+
+    from app.tables import Customer
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} rows/s")
+
+    with runtime.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(Customer)) or 0
+    columns = (BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("rescoring", total=total)
+        yield lambda rows: bar.update(task, completed=rows)
 
 
 @import_app.command("events")
