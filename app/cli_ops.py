@@ -127,6 +127,7 @@ def rescore(
     dry_run: Annotated[bool, typer.Option(help="Score and report, write no scores.")] = False,
     break_lock: Annotated[bool, typer.Option(help="Remove a dead run's lock and exit.")] = False,
     resume: Annotated[str | None, typer.Option(help="Finish run RUN after a crash.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model version; default: promoted.")] = None,
 ) -> None:
     """Rescore every customer as of now (scores decay without events): the nightly job."""
     import sys
@@ -145,6 +146,8 @@ def rescore(
             owner = job.break_lock(runtime.sessions)
             console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
             return
+        if model is not None:
+            runtime.scorer.activate(model)  # ModelError names a missing or unusable version
         if not runtime.scorer.loaded:
             raise ModelError("no model is loaded: train and promote one first")
         when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()

@@ -204,6 +204,9 @@ def test_rescore_cli_prints_the_matrix_and_fails_in_one_line(
         assert "12 customers" in ok.output
         db.add(JobLock(name="rescore", run_id="cafe", acquired_at=datetime.now(UTC)))
         db.commit()
+        unknown = runner.invoke(app, ["rescore", "--model", "1999-01-01_nope"])
+        assert unknown.exit_code == 2
+        assert "1999-01-01_nope" in unknown.stderr
         refused = runner.invoke(app, ["rescore"])
         assert refused.exit_code == 1
         assert len(refused.stderr.strip().splitlines()) == 1
