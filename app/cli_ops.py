@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 
 if TYPE_CHECKING:
+    from app.jobs.runs import Shard
     from app.runtime import Runtime
 
 db_app = typer.Typer(help="The service database.", no_args_is_help=True)
@@ -128,13 +129,20 @@ def rescore(
     break_lock: Annotated[bool, typer.Option(help="Remove a dead run's lock and exit.")] = False,
     resume: Annotated[str | None, typer.Option(help="Finish run RUN after a crash.")] = None,
     model: Annotated[str | None, typer.Option(help="Model version; default: promoted.")] = None,
+    shard: Annotated[
+        str | None, typer.Option(help="Score part I of N (e.g. 0/3) of run --run; default all.")
+    ] = None,
+    run_name: Annotated[
+        str | None,
+        typer.Option("--run", help="Name the run, so the processes of its shards join it."),
+    ] = None,
 ) -> None:
     """Rescore every customer as of now (scores decay without events): the nightly job."""
     import sys
-    from datetime import UTC, datetime
 
-    from app.errors import AppError
+    from app.errors import AppError, InvalidInput
     from app.jobs import rescore as job
+    from app.jobs import runs
     from app.main import build_runtime
     from app.metrics import Metrics
     from training.errors import ModelError
@@ -143,14 +151,15 @@ def rescore(
     runtime = build_runtime(get_settings(), Metrics())
     try:
         if break_lock:
-            owner = job.break_lock(runtime.sessions)
+            owner = runs.break_lock(runtime.sessions)
             console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
             return
         if model is not None:
             runtime.scorer.activate(model)  # ModelError names a missing or unusable version
         if not runtime.scorer.loaded:
             raise ModelError("no model is loaded: train and promote one first")
-        when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
+        when = None if as_of is None else to_utc(as_of).to_pydatetime()
+        part = runs.Shard() if shard is None else runs.Shard.parse(shard)
 
         def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
             return job.rescore_all(
@@ -159,19 +168,22 @@ def rescore(
                 as_of=when,
                 chunk_size=chunk_size,
                 dry_run=dry_run,
+                run=run_name,
+                shard=part,
                 resume=resume,
                 on_chunk=on_chunk,
             )
 
         if sys.stderr.isatty():
-            with _progress_bar(runtime) as advance:
+            with _progress_bar(runtime, part) as advance:
                 summary = run(advance)
         else:  # cron, Kubernetes: plain lines
             summary = run(lambda rows: typer.echo(f"rescored {rows:,} customers", err=True))
     except (AppError, ModelError, ValueError) as exc:
         message = exc.message if isinstance(exc, AppError) else str(exc)
         typer.echo(f"error: {message.splitlines()[0]}", err=True)
-        raise typer.Exit(code=1 if isinstance(exc, AppError) else 2) from None
+        usage = isinstance(exc, InvalidInput) or not isinstance(exc, AppError)
+        raise typer.Exit(code=2 if usage else 1) from None
     except Exception as exc:  # database gone and the like: one line, non-zero, for cron
         typer.echo(
             f"error: rescoring failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True
@@ -179,10 +191,11 @@ def rescore(
         raise typer.Exit(code=1) from None
     finally:
         runtime.engine.dispose()
+    shard_note = f" shard {summary.shard}" if summary.shard.count > 1 else ""
     table = Table(
         "from \\ to",
         *STATES,
-        title=f"run {summary.run_id}: {summary.rows:,} customers, "
+        title=f"run {summary.run_id}{shard_note}: {summary.rows:,} customers, "
         f"{summary.changes:,} state changes",
     )
     for old in STATES:
@@ -191,7 +204,7 @@ def rescore(
 
 
 @contextmanager
-def _progress_bar(runtime: Runtime) -> Iterator[Callable[[int], None]]:
+def _progress_bar(runtime: Runtime, shard: Shard) -> Iterator[Callable[[int], None]]:
     """A rich progress bar with rows/s and ETA, for a person watching a terminal."""
     from rich.progress import (
         BarColumn,
@@ -210,8 +223,11 @@ def _progress_bar(runtime: Runtime) -> Iterator[Callable[[int], None]]:
         def render(self, task: Task) -> Text:
             return Text(f"{task.speed or 0:,.0f} rows/s")
 
+    count = select(func.count()).select_from(Customer)
+    if shard.count > 1:
+        count = count.where(Customer.shard_key % shard.count == shard.index)
     with runtime.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(Customer)) or 0
+        total = session.scalar(count) or 0
     columns = (BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task("rescoring", total=total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -22,6 +24,20 @@ from training.features import RAW_COUNT_INPUTS
 
 # BIGINT on PostgreSQL, but SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def shard_key(customer_id: str) -> int:
+    """A stable 31-bit hash of the id: `--shard I/N` takes the customers with key % N == I.
+
+    CRC-32 rather than Python's `hash()`, which is salted per process: every process and pod
+    must put a customer in the same shard, on every night.
+    """
+    return zlib.crc32(customer_id.encode()) & 0x7FFFFFFF
+
+
+def _shard_key_default(context: DefaultExecutionContext) -> int:
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return shard_key(parameters["customer_id"])
 
 
 class Customer(Base):
@@ -49,6 +65,7 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    shard_key: Mapped[int] = mapped_column(Integer, default=_shard_key_default)
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
     __table_args__ = (Index("ix_customer_queue", "state", "confidence", "customer_id"),)
@@ -150,7 +167,11 @@ class NotificationDelivery(Base):
 
 
 class ScoringRun(Base):
-    """One nightly rescoring run: what it scored, as of when, and which states moved where."""
+    """One nightly rescoring run: what it scored, as of when, and which states moved where.
+
+    A run is done by `shards` processes (one by default); the counts here join theirs and are
+    brought up to date whenever one of them ends.
+    """
 
     __tablename__ = "scoring_run"
 
@@ -164,8 +185,30 @@ class ScoringRun(Base):
     rows_scored: Mapped[int] = mapped_column(Integer, default=0)
     state_changes: Mapped[int] = mapped_column(Integer, default=0)
     transitions: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
+    shards: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(String(512))
+
+
+class ScoringRunShard(Base):
+    """One process's part of a run: the customers whose `shard_key % shards == shard`."""
+
+    __tablename__ = "scoring_run_shard"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("scoring_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    """The process working on it; a chunk commits only while its process is still the owner,
+    so a shard taken over after a crash is never written by two processes."""
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rows_scored: Mapped[int] = mapped_column(Integer, default=0)
+    state_changes: Mapped[int] = mapped_column(Integer, default=0)
+    transitions: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
     cursor: Mapped[str | None] = mapped_column(String(128))
-    """The last customer id whose chunk committed: where `--resume` continues."""
+    """The last customer id whose chunk committed: where a resumed shard continues."""
     error: Mapped[str | None] = mapped_column(String(512))
 
 

@@ -156,6 +156,24 @@ def store_scores(
     session.flush()
 
 
+def state_change_payload(
+    customer_id: str, old_state: str | None, read: dict[str, Any]
+) -> dict[str, Any]:
+    """The outbox notification's body: what subscribers are told about a state change."""
+    return {
+        "type": "customer.state_changed",
+        "customer_id": customer_id,
+        "old_state": old_state,
+        "new_state": read["state"],
+        "probabilities": read["probabilities"],
+        "reasons_for": read["reasons_for"],
+        "reasons_against": read["reasons_against"],
+        "next_action": read["next_action"],
+        "model_version": read["model_version"],
+        "as_of": read["as_of"],
+    }
+
+
 def record_score(
     session: Session, customer: Customer, read: dict[str, Any], *, now: datetime, source: str
 ) -> None:
@@ -170,18 +188,7 @@ def record_score(
                 notification_id=f"msg_{uuid.uuid4().hex}",
                 customer_id=customer.customer_id,
                 created_at=now,
-                payload={
-                    "type": "customer.state_changed",
-                    "customer_id": customer.customer_id,
-                    "old_state": customer.state,
-                    "new_state": read["state"],
-                    "probabilities": read["probabilities"],
-                    "reasons_for": read["reasons_for"],
-                    "reasons_against": read["reasons_against"],
-                    "next_action": read["next_action"],
-                    "model_version": read["model_version"],
-                    "as_of": read["as_of"],
-                },
+                payload=state_change_payload(customer.customer_id, customer.state, read),
             )
         )
     if customer.state != read["state"]:

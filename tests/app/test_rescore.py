@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.jobs.rescore import break_lock, rescore_all
+from app.jobs.rescore import rescore_all
+from app.jobs.runs import break_lock
 from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun
 from tests.factories import customer_body
@@ -34,6 +36,23 @@ def seed(client: TestClient, headers: dict[str, str], simulation: Simulation, n:
 def runtime_of(client: TestClient) -> Runtime:
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     return runtime
+
+
+def before_predict(
+    monkeypatch: pytest.MonkeyPatch, runtime: Runtime, action: Callable[[int], None]
+) -> list[int]:
+    """Call `action(n)` before the scorer's n-th model call (from 1); return the rows scored
+    by each call, so a test can tell what the run read again."""
+    original = runtime.scorer.predict
+    calls: list[int] = []
+
+    def predict(matrix: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(matrix))
+        action(len(calls))
+        return original(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(runtime.scorer, "predict", predict)
+    return calls
 
 
 def test_rescore_scores_everyone_once_and_decays_silent_customers(
@@ -100,12 +119,9 @@ def test_a_webhook_update_during_the_run_is_not_overwritten(
 ) -> None:
     seed(client, score_key, simulation, 20)
     runtime = runtime_of(client)
-    original = runtime.scorer.predict
-    calls = {"n": 0}
 
-    def predict_while_a_webhook_writes(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:  # between the run's read and its write, a webhook updates r-0003
+    def a_webhook_writes(call: int) -> None:
+        if call == 1:  # between the run's read and its write, a webhook updates r-0003
             with runtime.sessions() as other:
                 other.execute(
                     update(Customer)
@@ -113,12 +129,11 @@ def test_a_webhook_update_during_the_run_is_not_overwritten(
                     .values(visits=999, row_version=Customer.row_version + 1)
                 )
                 other.commit()
-        return original(*args, **kwargs)
 
-    monkeypatch.setattr(runtime.scorer, "predict", predict_while_a_webhook_writes)
+    calls = before_predict(monkeypatch, runtime, a_webhook_writes)
     later = simulation.as_of.to_pydatetime() + timedelta(days=10)
     summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later)
-    assert calls["n"] == 2  # the chunk was redone from fresh rows
+    assert calls == [20, 1]  # only the customer changed meanwhile was read and scored again
     assert summary.rows == 20
     db.expire_all()
     customer = db.get(Customer, "r-0003")
@@ -207,6 +222,11 @@ def test_rescore_cli_prints_the_matrix_and_fails_in_one_line(
         unknown = runner.invoke(app, ["rescore", "--model", "1999-01-01_nope"])
         assert unknown.exit_code == 2
         assert "1999-01-01_nope" in unknown.stderr
+        for bad in (["--shard", "3/3", "--run", "x"], ["--shard", "0/2"]):
+            usage = runner.invoke(app, ["rescore", *bad])
+            assert usage.exit_code == 2, usage.output
+            assert len(usage.stderr.strip().splitlines()) == 1
+            assert "shard" in usage.stderr or "--run" in usage.stderr
         refused = runner.invoke(app, ["rescore"])
         assert refused.exit_code == 1
         assert len(refused.stderr.strip().splitlines()) == 1

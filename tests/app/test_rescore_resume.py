@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.jobs.rescore import rescore_all
 from app.runtime import Runtime
-from app.tables import Customer, CustomerScore, ScoringRun
+from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
 from tests.factories import customer_body
 from training.simulation import Simulation
 
@@ -62,24 +62,26 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    run: ScoringRun | None = None
+    part: ScoringRunShard | None = None
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
             db.expire_all()
-            run = db.scalars(select(ScoringRun)).first()
-            if run is not None and run.rows_scored >= 100:
+            part = db.scalars(select(ScoringRunShard)).first()
+            if part is not None and part.rows_scored >= 100:
                 break
             time.sleep(0.01)
     finally:
         process.kill()  # SIGKILL: no cleanup, the lock stays, the run stays "running"
         process.wait(timeout=10)
-    assert run is not None
+    assert part is not None
     db.expire_all()
-    run = db.get(ScoringRun, run.id)
+    run = db.get(ScoringRun, part.run_id)
+    part = db.get(ScoringRunShard, (part.run_id, 0))
     assert run is not None
-    assert run.status == "running"
-    assert 0 < run.rows_scored < CUSTOMERS
+    assert part is not None
+    assert (run.status, part.status) == ("running", "running")
+    assert 0 < part.rows_scored < CUSTOMERS
 
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=200)

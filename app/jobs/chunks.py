@@ -1,0 +1,165 @@
+"""Read the nightly run's customers a chunk at a time, with their inputs as of the run's time.
+
+Columns are read untyped and converted a whole column at a time: per-value conversion
+(SQLAlchemy's result processors) would cost more than the model on a million customers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import Select, column, select, table
+from sqlalchemy.orm import Session
+
+from app.jobs.runs import Shard
+from training.features import (
+    COUNT_INPUTS,
+    RAW_COUNT_INPUTS,
+    RAW_INPUTS,
+    TIME_INPUTS,
+    WINDOW_DAYS,
+    parse_times,
+    raw_inputs_from_events,
+)
+
+_CUSTOMER = table(
+    "customer",
+    *(
+        column(name)
+        for name in (
+            "customer_id",
+            "row_version",
+            "shard_key",
+            "state",
+            "objection_kind",
+            "extras",
+            *TIME_INPUTS,
+            *RAW_COUNT_INPUTS,
+        )
+    ),
+)
+_EVENT = table("interaction_event", column("customer_id"), column("type"), column("occurred_at"))
+_READ = ("customer_id", "row_version", "state", "objection_kind", *TIME_INPUTS, *RAW_COUNT_INPUTS)
+
+
+@dataclass
+class Chunk:
+    """A chunk of customers as stored, and their raw inputs as of the run's time."""
+
+    ids: list[str]
+    versions: npt.NDArray[np.int64]
+    states: list[str | None]
+    kinds: list[str | None]
+    extras: list[dict[str, Any]]
+    raw: pd.DataFrame
+    """One row per customer in `ids` order, the feature module's raw inputs."""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def next_chunk(
+    session: Session,
+    *,
+    after: str,
+    size: int,
+    shard: Shard,
+    as_of: datetime,
+    with_extras: bool,
+) -> Chunk | None:
+    """The next `size` customers of `shard` after `after` in id order (None when done)."""
+    c = _CUSTOMER.c
+    query = _columns(with_extras).where(c.customer_id > after)
+    if shard.count > 1:
+        query = query.where(c.shard_key % shard.count == shard.index)
+    rows = session.execute(query.order_by(c.customer_id).limit(size)).all()
+    if not rows:
+        return None
+    last = rows[-1][0]
+    events = _events(session, _EVENT.c.customer_id > after, _EVENT.c.customer_id <= last)
+    return _chunk(rows, events, as_of, with_extras)
+
+
+def reread(
+    session: Session, ids: Sequence[str], *, as_of: datetime, with_extras: bool
+) -> Chunk | None:
+    """These customers again, freshly read (after a concurrent update)."""
+    c = _CUSTOMER.c
+    query = _columns(with_extras).where(c.customer_id.in_(ids)).order_by(c.customer_id)
+    rows = session.execute(query).all()
+    if not rows:
+        return None
+    events = _events(session, _EVENT.c.customer_id.in_(ids))
+    return _chunk(rows, events, as_of, with_extras)
+
+
+def _columns(with_extras: bool) -> Select[Any]:
+    names = _READ + (("extras",) if with_extras else ())
+    return select(*(_CUSTOMER.c[name] for name in names))
+
+
+def _events(session: Session, *where: Any) -> pd.DataFrame:
+    e = _EVENT.c
+    rows = session.execute(select(e.customer_id, e.type, e.occurred_at).where(*where)).all()
+    return pd.DataFrame(rows, columns=["customer_id", "type", "occurred_at"])
+
+
+def _chunk(rows: Sequence[Any], events: pd.DataFrame, as_of: datetime, with_extras: bool) -> Chunk:
+    names = _READ + (("extras",) if with_extras else ())
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    ids = frame["customer_id"].astype(str).tolist()
+    raw = stored_inputs(frame, as_of)
+    if len(events):
+        events = events[events["customer_id"].isin(ids)]
+    if len(events):
+        with_events = sorted(set(events["customer_id"]))
+        exact = raw_inputs_from_events(events, as_of, customer_ids=with_events)
+        raw.loc[with_events, exact.columns] = exact
+    extras = [_json(v) for v in frame["extras"]] if with_extras else [{} for _ in ids]
+    return Chunk(
+        ids=ids,
+        versions=frame["row_version"].to_numpy(np.int64),
+        states=[None if v is None else str(v) for v in frame["state"]],
+        kinds=[None if v is None else str(v) for v in frame["objection_kind"]],
+        extras=extras,
+        raw=raw,
+    )
+
+
+def stored_inputs(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+    """Raw inputs of customers known only from API calls, moved forward to `as_of`.
+
+    Lifetime counts and contact times stay as stored. A window's count is known to be zero
+    once the last contact falls outside the window; otherwise the stored count is kept, the
+    best that can be known without the events.
+    """
+    columns: dict[str, Any] = {
+        name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64, copy=True)
+        for name in RAW_COUNT_INPUTS
+    }
+    for name in TIME_INPUTS:
+        columns[name] = parse_times(frame[name].astype(object)).array
+    last = pd.DatetimeIndex(columns["last_contact_at"])
+    for days in WINDOW_DAYS:
+        cutoff = pd.Timestamp(as_of) - timedelta(days=days)
+        outside = np.asarray((last <= cutoff) | last.isna())
+        for name in COUNT_INPUTS:
+            values = columns[f"{name}_{days}d"]
+            values[outside & ~np.isnan(values)] = 0.0
+    index = pd.Index(frame["customer_id"].astype(str), name="customer_id")
+    return pd.DataFrame(columns, index=index)[list(RAW_INPUTS)]
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """SQLite hands JSON back as text, psycopg as the parsed object."""
+    if value is None:
+        return {}
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return parsed if isinstance(parsed, dict) else {}

@@ -1,0 +1,234 @@
+"""Sharded rescoring, bulk writes and the run lifecycle: exactly once, whoever runs what."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput
+from app.jobs import runs
+from app.jobs.rescore import RunSummary, rescore_all
+from app.jobs.runs import Shard
+from app.runtime import Runtime
+from app.tables import (
+    Customer,
+    CustomerScore,
+    JobLock,
+    Notification,
+    ScoringRun,
+    ScoringRunShard,
+    shard_key,
+)
+from tests.app.test_rescore import before_predict, runtime_of, seed
+from training.simulation import Simulation
+
+CUSTOMERS = 240
+
+
+def later(simulation: Simulation, days: int = 60) -> Any:
+    return simulation.as_of.to_pydatetime() + timedelta(days=days)
+
+
+def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(client, score_key, simulation, CUSTOMERS)
+    runtime = runtime_of(client)
+    as_of = later(simulation)
+    scored = before_predict(monkeypatch, runtime, lambda _: None)
+    summaries: list[RunSummary] = []
+    errors: list[BaseException] = []
+
+    def shard(index: int) -> None:
+        try:
+            summaries.append(
+                rescore_all(
+                    runtime.sessions,
+                    runtime.scorer,
+                    as_of=as_of,
+                    chunk_size=17,
+                    run="nightly-1",
+                    shard=Shard(index, 3),
+                )
+            )
+        except BaseException as exc:  # surfaced below, with the thread's own traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=shard, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(s.shard.index for s in summaries) == [0, 1, 2]
+    assert sum(s.rows for s in summaries) == CUSTOMERS
+    assert sum(scored) == CUSTOMERS  # no customer was scored twice, even by another shard
+    db.expire_all()
+    customers = list(db.scalars(select(Customer)))
+    assert all(c.inputs_as_of == as_of for c in customers)
+    for summary in summaries:
+        mine = [c for c in customers if c.shard_key % 3 == summary.shard.index]
+        assert summary.rows == len(mine) > 0
+    run = db.get(ScoringRun, "nightly-1")
+    assert run is not None
+    assert (run.status, run.shards, run.rows_scored) == ("succeeded", 3, CUSTOMERS)
+    assert run.state_changes == sum(s.changes for s in summaries)
+    assert db.get(JobLock, runs.LOCK) is None
+    shown = client.get("/v1/runs/nightly-1", headers=score_key).json()
+    assert shown["rows_scored"] == CUSTOMERS
+    assert [p["shard"] for p in shown["parts"]] == [0, 1, 2]
+
+
+def test_shard_keys_are_stable_hashes_that_spread_customers(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+) -> None:
+    seed(client, score_key, simulation, 300)
+    customers = list(db.scalars(select(Customer)))
+    assert all(c.shard_key == shard_key(c.customer_id) for c in customers)
+    sizes = Counter(c.shard_key % 3 for c in customers)
+    assert all(60 <= sizes[i] <= 140 for i in range(3)), sizes
+
+
+def test_the_run_stays_open_and_locked_until_its_last_shard_ends(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+) -> None:
+    seed(client, score_key, simulation, 40)
+    runtime = runtime_of(client)
+    kwargs: dict[str, Any] = {"as_of": later(simulation), "run": "n2"}
+    rescore_all(runtime.sessions, runtime.scorer, shard=Shard(0, 2), **kwargs)
+    run = db.get(ScoringRun, "n2")
+    assert run is not None
+    assert run.status == "running"
+    with pytest.raises(Conflict, match="n2 is in progress"):
+        rescore_all(runtime.sessions, runtime.scorer)  # another run must wait
+    with pytest.raises(Conflict, match="already finished"):
+        rescore_all(runtime.sessions, runtime.scorer, shard=Shard(0, 2), **kwargs)
+    with pytest.raises(Conflict, match="2 shard"):
+        rescore_all(runtime.sessions, runtime.scorer, shard=Shard(1, 3), **kwargs)
+    with pytest.raises(Conflict, match="as of"):
+        rescore_all(
+            runtime.sessions,
+            runtime.scorer,
+            shard=Shard(1, 2),
+            run="n2",
+            as_of=later(simulation, 9),
+        )
+    rescore_all(runtime.sessions, runtime.scorer, shard=Shard(1, 2), run="n2")  # joins as of n2
+    db.expire_all()
+    run = db.get(ScoringRun, "n2")
+    assert run is not None
+    assert (run.status, run.rows_scored) == ("succeeded", 40)
+    assert db.get(JobLock, runs.LOCK) is None
+
+
+def test_a_failed_shard_fails_the_run_and_can_be_resumed(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(client, score_key, simulation, 60)
+    runtime = runtime_of(client)
+
+    def fail_on_the_second_chunk(call: int) -> None:
+        if call == 2:
+            raise RuntimeError("the model server fell over")
+
+    before_predict(monkeypatch, runtime, fail_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=25)
+    run = db.scalars(select(ScoringRun)).one()
+    part = db.get(ScoringRunShard, (run.id, 0))
+    assert part is not None
+    assert (run.status, part.status, part.rows_scored) == ("failed", "failed", 25)
+    assert "fell over" in (run.error or "")
+    assert db.get(JobLock, runs.LOCK) is None  # tomorrow's run is not blocked
+    summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=25)
+    assert (summary.run_id, summary.rows) == (run.id, 60)
+    db.expire_all()
+    assert db.get(ScoringRun, run.id).status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_process_whose_shard_was_taken_over_writes_nothing_more(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(client, score_key, simulation, 30)
+    runtime = runtime_of(client)
+
+    def taken_over_after_the_first_chunk(call: int) -> None:
+        if call == 2:  # another process takes the shard over (after a presumed crash)
+            with runtime.sessions() as other:
+                other.execute(update(ScoringRunShard).values(owner="someone-else"))
+                other.commit()
+
+    before_predict(monkeypatch, runtime, taken_over_after_the_first_chunk)
+    with pytest.raises(Conflict, match="taken over"):
+        rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=10)
+    db.expire_all()
+    assert sum(c.inputs_as_of == later(simulation) for c in db.scalars(select(Customer))) == 10
+
+
+def test_state_changes_write_history_and_outbox_with_the_score(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+) -> None:
+    seed(client, score_key, simulation, 120)
+    before = {c.customer_id: c.state for c in db.scalars(select(Customer))}
+    runtime = runtime_of(client)
+    summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation, 90))
+    db.expire_all()
+    after = {c.customer_id: c for c in db.scalars(select(Customer))}
+    moved = {i for i, c in after.items() if c.state != before[i]}
+    assert len(moved) == summary.changes > 0
+    history = db.scalars(select(CustomerScore).where(CustomerScore.source == "rescore")).all()
+    assert {h.customer_id for h in history} == moved
+    assert all(
+        (h.previous_state, h.state) == (before[h.customer_id], after[h.customer_id].state)
+        for h in history
+    )
+    notes = db.scalars(select(Notification)).all()
+    assert {n.customer_id for n in notes} == moved
+    for note in notes:
+        customer = after[note.customer_id]
+        assert note.payload["old_state"] == before[note.customer_id]
+        assert note.payload["new_state"] == customer.state
+    for customer in after.values():
+        assert customer.latest_score is not None
+        assert customer.latest_score["state"] == customer.state
+        assert customer.latest_score["next_action"]["code"] == customer.action_code
+
+
+@pytest.mark.parametrize(
+    ("text", "shard"), [("0/1", Shard(0, 1)), ("2/3", Shard(2, 3)), (" 0/12 ", Shard(0, 12))]
+)
+def test_shard_parses_i_of_n(text: str, shard: Shard) -> None:
+    assert Shard.parse(text) == shard
+
+
+@pytest.mark.parametrize("text", ["3/3", "1/0", "-1/3", "a/b", "1", "1/2/3", ""])
+def test_shard_refuses_what_is_not_i_of_n(text: str) -> None:
+    with pytest.raises(InvalidInput, match="shard"):
+        Shard.parse(text)
+
+
+def test_a_sharded_run_needs_a_name(client: TestClient) -> None:
+    runtime: Runtime = runtime_of(client)
+    with pytest.raises(InvalidInput, match="--run"):
+        rescore_all(runtime.sessions, runtime.scorer, shard=Shard(0, 2))
+    with pytest.raises(InvalidInput, match="run name"):
+        rescore_all(runtime.sessions, runtime.scorer, run="no spaces allowed")
