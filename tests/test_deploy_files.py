@@ -41,3 +41,15 @@ def test_rescore_cronjob_runs_the_rescore_command_once_at_a_time() -> None:
     assert '["dealnode", "rescore"' in text
     assert "concurrencyPolicy: Forbid" in text
     assert "runAsNonRoot: true" in text
+
+
+def test_sharded_cronjob_gives_each_pod_its_index_and_one_run_name() -> None:
+    text = (ROOT / "deploy" / "rescore-sharded-cronjob.yaml").read_text()
+    completions = re.search(r"completions: (\d+)", text)
+    shard = re.search(r"\$\(JOB_COMPLETION_INDEX\)/(\d+)", text)
+    assert completions is not None
+    assert shard is not None
+    assert completions[1] == shard[1]  # as many pods as shards
+    assert "completionMode: Indexed" in text
+    assert "$(JOB_NAME)" in text
+    assert "batch.kubernetes.io/job-name" in text
