@@ -8,12 +8,15 @@ feature row the model read.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.features import STATES
@@ -114,99 +117,158 @@ def load_playbook(path: Path) -> Playbook:
 
 @dataclass(frozen=True)
 class Signals:
-    """What the playbook can test, computed from one feature row and its context."""
+    """What the playbook can test, a column per signal and a row per customer.
 
-    open_objection: bool
-    objection_kind: str | None
-    silent_after_quote: bool
-    days_without_contact: float | None
-    recent_purchase: bool
-    low_confidence: bool
-    visits_30d: float
+    Columns, because the nightly run asks for a million customers' actions at once.
+    """
 
-    def fired(self, when: Conditions) -> list[str] | None:
-        """The signals that made `when` hold, or None when it does not hold."""
-        reasons: list[str] = []
-        checks: list[tuple[bool | None, bool, str]] = [
-            (when.open_objection, self.open_objection, "open objection in the last 30 days"),
-            (when.silent_after_quote, self.silent_after_quote, "silent after a quote"),
-            (when.recent_purchase, self.recent_purchase, "purchase in the last 30 days"),
-            (when.low_confidence, self.low_confidence, "the model is unsure"),
+    open_objection: npt.NDArray[np.bool_]
+    objection_kind: Sequence[str | None]
+    silent_after_quote: npt.NDArray[np.bool_]
+    days_without_contact: npt.NDArray[np.float64]
+    """NaN when unknown, which never satisfies a minimum."""
+    recent_purchase: npt.NDArray[np.bool_]
+    low_confidence: npt.NDArray[np.bool_]
+    visits_30d: npt.NDArray[np.float64]
+
+    @classmethod
+    def one(
+        cls,
+        *,
+        open_objection: bool = False,
+        objection_kind: str | None = None,
+        silent_after_quote: bool = False,
+        days_without_contact: float | None = None,
+        recent_purchase: bool = False,
+        low_confidence: bool = False,
+        visits_30d: float = 0.0,
+    ) -> Signals:
+        """One customer's signals."""
+        return cls(
+            open_objection=np.array([open_objection]),
+            objection_kind=[objection_kind],
+            silent_after_quote=np.array([silent_after_quote]),
+            days_without_contact=np.array(
+                [np.nan if days_without_contact is None else days_without_contact]
+            ),
+            recent_purchase=np.array([recent_purchase]),
+            low_confidence=np.array([low_confidence]),
+            visits_30d=np.array([visits_30d], dtype=np.float64),
+        )
+
+    def holds(self, when: Conditions) -> npt.NDArray[np.bool_]:
+        """For every customer, whether all of `when` holds."""
+        ok = np.ones(len(self.open_objection), dtype=bool)
+        flags = [
+            (when.open_objection, self.open_objection),
+            (when.silent_after_quote, self.silent_after_quote),
+            (when.recent_purchase, self.recent_purchase),
+            (when.low_confidence, self.low_confidence),
         ]
-        for wanted, actual, text in checks:
-            if wanted is None:
-                continue
-            if wanted != actual:
-                return None
-            reasons.append(text if actual else f"no {text}")
+        for wanted, actual in flags:
+            if wanted is not None:
+                ok &= actual == wanted
         if when.objection_kind is not None:
-            if when.objection_kind != self.objection_kind:
-                return None
-            reasons.append(f"objection about {when.objection_kind.replace('_', '-')}")
+            ok &= np.array([kind == when.objection_kind for kind in self.objection_kind])
         if when.min_days_without_contact is not None:
-            days = self.days_without_contact
-            if days is None or days < when.min_days_without_contact:
-                return None
-            reasons.append(f"no contact for {days:.0f} days")
+            # NaN compares False: an unknown silence never counts as a long one.
+            ok &= self.days_without_contact >= when.min_days_without_contact
         if when.min_visits_30d is not None:
-            if self.visits_30d < when.min_visits_30d:
-                return None
-            reasons.append(f"{self.visits_30d:.0f} visits in the last 30 days")
-        return reasons
+            ok &= self.visits_30d >= when.min_visits_30d
+        return ok
 
 
 def signals_from(
-    features: dict[str, float],
+    columns: Sequence[str],
+    matrix: npt.NDArray[np.float64],
+    objection_kinds: Sequence[str | None],
+    confidence: npt.NDArray[np.float64],
     *,
-    objection_kind: str | None,
-    confidence: float,
     low_confidence: float,
     quote_silence_days: int,
 ) -> Signals:
-    """Derive playbook signals from a feature row (NaN means unknown, which never fires)."""
+    """Playbook signals for every row of a design matrix (NaN means unknown, never fires)."""
+    position = {name: i for i, name in enumerate(columns)}
 
-    def value(name: str) -> float:
-        v = features.get(name)
-        return 0.0 if v is None or v != v else float(v)  # v != v: NaN
+    def column(name: str) -> npt.NDArray[np.float64]:
+        i = position.get(name)
+        return np.full(len(matrix), np.nan) if i is None else matrix[:, i]
 
-    days = features.get("days_since_last_contact")
-    known_days = None if days is None or days != days else float(days)
+    days = column("days_since_last_contact")
     return Signals(
-        open_objection=value("objections_30d") > 0,
-        objection_kind=objection_kind,
-        silent_after_quote=value("quotes_90d") > 0
-        and known_days is not None
-        and known_days >= quote_silence_days,
-        days_without_contact=known_days,
-        recent_purchase=value("purchases_30d") > 0,
+        open_objection=np.nan_to_num(column("objections_30d")) > 0,
+        objection_kind=objection_kinds,
+        silent_after_quote=(np.nan_to_num(column("quotes_90d")) > 0) & (days >= quote_silence_days),
+        days_without_contact=days,
+        recent_purchase=np.nan_to_num(column("purchases_30d")) > 0,
         low_confidence=confidence < low_confidence,
-        visits_30d=value("visits_30d"),
+        visits_30d=np.nan_to_num(column("visits_30d")),
     )
 
 
-@dataclass(frozen=True)
-class NextAction:
-    """The one action to take now, and why."""
-
-    code: str
-    title: str
-    why: list[str]
-    urgency: str
-    channel: str
-    due_date: date
+_FLAG_TEXTS = {
+    "open_objection": "open objection in the last 30 days",
+    "silent_after_quote": "silent after a quote",
+    "recent_purchase": "purchase in the last 30 days",
+    "low_confidence": "the model is unsure",
+}
 
 
-def next_action(playbook: Playbook, state: str, signals: Signals, today: date) -> NextAction:
-    """Pick the first rule for `state` whose conditions hold."""
-    for rule in playbook.rules_for(state):
-        fired = signals.fired(rule.when)
-        if fired is not None:
-            return NextAction(
-                code=rule.code,
-                title=rule.title,
-                why=[*fired, rule.why],
-                urgency=rule.urgency,
-                channel=rule.channel,
-                due_date=today + timedelta(days=rule.due_in_days),
-            )
-    raise RuntimeError(f"playbook has no default rule for {state}")
+def _fixed_why(when: Conditions) -> list[str]:
+    """The part of a rule's explanation that is the same for every customer it fires for."""
+    why = []
+    for name, text in _FLAG_TEXTS.items():
+        wanted = getattr(when, name)
+        if wanted is not None:
+            why.append(text if wanted else f"no {text}")
+    if when.objection_kind is not None:
+        why.append(f"objection about {when.objection_kind.replace('_', '-')}")
+    return why
+
+
+def next_actions(
+    playbook: Playbook, states: npt.NDArray[np.intp], signals: Signals, today: date
+) -> list[dict[str, Any]]:
+    """Each customer's next action (the `NextActionRead` schema, JSON-ready).
+
+    `states` index `STATES`. For each customer the first rule of its state whose conditions
+    hold wins (`Playbook.rules_for`); every state ends with a default, so one always does.
+    A rule whose explanation names no number gives every customer the same object: the
+    nightly run builds a million of these.
+    """
+    rules = playbook.rule
+    index = {id(rule): i for i, rule in enumerate(rules)}
+    holds = np.stack([signals.holds(rule.when) for rule in rules])
+    chosen = np.empty(len(states), dtype=np.intp)
+    for s, state in enumerate(STATES):
+        rows = np.flatnonzero(states == s)
+        if len(rows):
+            order = np.array([index[id(rule)] for rule in playbook.rules_for(state)])
+            first = holds[np.ix_(order, rows)].argmax(axis=0)
+            chosen[rows] = order[first]
+    shared: dict[int, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for row, r in enumerate(chosen.tolist()):
+        action = shared.get(r)
+        if action is None:
+            rule = rules[r]
+            why = _fixed_why(rule.when)
+            varies = False
+            if rule.when.min_days_without_contact is not None:
+                why.append(f"no contact for {signals.days_without_contact[row]:.0f} days")
+                varies = True
+            if rule.when.min_visits_30d is not None:
+                why.append(f"{signals.visits_30d[row]:.0f} visits in the last 30 days")
+                varies = True
+            action = {
+                "code": rule.code,
+                "title": rule.title,
+                "why": [*why, rule.why],
+                "urgency": rule.urgency,
+                "channel": rule.channel,
+                "due_date": (today + timedelta(days=rule.due_in_days)).isoformat(),
+            }
+            if not varies:
+                shared[r] = action
+        out.append(action)
+    return out

@@ -1,12 +1,14 @@
 """Reasons: each prediction's strongest signals, as sentences a seller understands.
 
-The numbers come from LightGBM's TreeSHAP contributions (`pred_contrib`) for the predicted
-state: positive ones pushed the customer towards it, negative ones away from it.
+The numbers are per-feature contributions to the predicted state's raw score (`explain.py`):
+positive ones pushed the customer towards it, negative ones away from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,16 +41,6 @@ _TEMPLATES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Reason:
-    """One signal behind a prediction."""
-
-    feature: str
-    value: float | str | None
-    contribution: float
-    text: str
-
-
 _COUNTS: dict[str, tuple[str, str, str]] = {
     f"{name}{suffix}": (_SINGULAR[name], name, where)
     for name in COUNT_INPUTS
@@ -58,8 +50,13 @@ _COUNTS: dict[str, tuple[str, str, str]] = {
 """Count feature -> (singular noun, plural noun, time phrase), built once."""
 
 
+@lru_cache(maxsize=1 << 16)
 def describe(feature: str, value: float | str | None) -> str:
-    """Turn one feature value into a short sentence."""
+    """Turn one feature value into a short sentence.
+
+    Cached (bounded): counts and categories repeat across customers, and formatting them
+    again for every one of a million customers cost more than the model.
+    """
     if value is None or value != value:  # None or NaN
         return f"{feature.replace('_', ' ')} unknown"
     if isinstance(value, str):
@@ -98,22 +95,34 @@ def rank_reasons(
     return towards, against
 
 
-def top_reasons(
+def reason_lists(
+    columns: Sequence[str],
+    matrix: npt.NDArray[np.float64],
     contributions: npt.NDArray[np.float64],
-    columns: tuple[str, ...],
-    values: list[float | str | None],
-    *,
-    limit: int = 3,
-) -> tuple[list[Reason], list[Reason]]:
-    """One row's reasons for and against, as sentences (see `rank_reasons`)."""
-    known = np.array([[v is not None for v in values]])
-    towards, against = rank_reasons(contributions[None, :], known, limit=limit)
+    picks: npt.NDArray[np.intp],
+    categories: Mapping[int, Sequence[str]],
+) -> list[list[dict[str, Any]]]:
+    """Each row's picked columns (-1 = none) as reasons (the `ReasonRead` schema, JSON-ready).
 
-    def reason(i: int) -> Reason:
-        return Reason(
-            columns[i], values[i], float(contributions[i]), describe(columns[i], values[i])
-        )
-
-    return [reason(int(i)) for i in towards[0] if i >= 0], [
-        reason(int(i)) for i in against[0] if i >= 0
-    ]
+    `categories` maps a categorical column's position to its vocabulary, so a seller reads
+    the category's name, not its code. Picked values are never unknown (`rank_reasons`).
+    """
+    rows = np.arange(len(matrix))[:, None]
+    safe = np.maximum(picks, 0)
+    out: list[list[dict[str, Any]]] = []
+    for chosen, values, amounts in zip(
+        picks.tolist(),
+        matrix[rows, safe].tolist(),
+        contributions[rows, safe].tolist(),
+        strict=True,
+    ):
+        reasons = []
+        for j, value, amount in zip(chosen, values, amounts, strict=True):
+            if j < 0:
+                continue
+            name = columns[j]
+            shown = categories[j][int(value)] if j in categories else value
+            text = describe(name, shown)
+            reasons.append({"feature": name, "value": shown, "contribution": amount, "text": text})
+        out.append(reasons)
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import ModelUnavailable
-from app.scoring.actions import NextAction, Playbook, next_action, signals_from
+from app.scoring.actions import Playbook, next_actions, signals_from
 from app.scoring.explain import PathExplainer
-from app.scoring.reasons import Reason, describe, rank_reasons
+from app.scoring.reasons import rank_reasons, reason_lists
 from training import registry
 from training.artifacts import LoadedModel
 from training.design import FeatureLayout, design_array
@@ -32,19 +32,6 @@ from training.features import (
     feature_matrix,
 )
 from training.pipeline import calibrate
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Everything the API says about one customer."""
-
-    state: str
-    probabilities: dict[str, float]
-    confidence: float
-    model_version: str
-    reasons_for: list[Reason]
-    reasons_against: list[Reason]
-    action: NextAction
 
 
 @dataclass(frozen=True)
@@ -95,60 +82,65 @@ class Scorer:
         matrix: npt.NDArray[np.float64],
         objection_kinds: Sequence[str | None],
         *,
-        today: date,
+        as_of: datetime,
+        customer_ids: Sequence[str | None],
         serving: Serving | None = None,
-    ) -> list[Prediction]:
-        """Score every row of a design matrix with one pass over the trees."""
+    ) -> list[dict[str, Any]]:
+        """Score every row of a design matrix with one pass over the trees.
+
+        Returns the API's view of each score (the `ScoreRead` schema) as plain JSON-ready
+        data: building and re-validating pydantic models cost more than the model for a batch
+        of 1,000, and the nightly job runs this for every customer. Everything that can be is
+        done a column at a time; a test checks the result against the schema.
+        """
         serving = serving or self.serving
         model, explainer = serving.model, serving.explainer
+        layout = model.layout
         leaves = explainer.leaves(matrix)
         proba = calibrate(explainer.raw_scores(leaves), model.temperature)
         winners = proba.argmax(axis=1)
         contributions, _ = explainer.contributions(leaves, winners)
         towards, against = rank_reasons(contributions, ~np.isnan(matrix))
-        columns = model.layout.columns
-        results = []
-        for i, kind in enumerate(objection_kinds):
-            row, winner = matrix[i], int(winners[i])
-            values = _display_values(model, row)
-
-            def reason(j: int, i: int = i, values: list[float | str | None] = values) -> Reason:
-                text = describe(columns[j], values[j])
-                return Reason(columns[j], values[j], float(contributions[i, j]), text)
-
-            confidence = float(proba[i, winner])
-            signals = signals_from(
-                dict(zip(columns, row.tolist(), strict=True)),
-                objection_kind=kind,
-                confidence=confidence,
-                low_confidence=self.low_confidence,
-                quote_silence_days=self.playbook.signals.quote_silence_days,
+        confidence = proba[np.arange(len(proba)), winners]
+        signals = signals_from(
+            layout.columns,
+            matrix,
+            objection_kinds,
+            confidence,
+            low_confidence=self.low_confidence,
+            quote_silence_days=self.playbook.signals.quote_silence_days,
+        )
+        categories = {
+            position: layout.categories.get(name, ())
+            for position, name in zip(
+                layout.categorical_positions, layout.extra_categorical, strict=True
             )
-            results.append(
-                Prediction(
-                    state=STATES[winner],
-                    probabilities={s: float(p) for s, p in zip(STATES, proba[i], strict=True)},
-                    confidence=confidence,
-                    model_version=model.version,
-                    reasons_for=[reason(int(j)) for j in towards[i] if j >= 0],
-                    reasons_against=[reason(int(j)) for j in against[i] if j >= 0],
-                    action=next_action(self.playbook, STATES[winner], signals, today),
-                )
+        }
+        version = model.version
+        when = as_of.isoformat().replace("+00:00", "Z")
+        return [
+            {
+                "customer_id": customer_id,
+                "state": STATES[winner],
+                "probabilities": dict(zip(STATES, row, strict=True)),
+                "confidence": sure,
+                "model_version": version,
+                "as_of": when,
+                "reasons_for": pro,
+                "reasons_against": con,
+                "next_action": action,
+            }
+            for customer_id, winner, row, sure, pro, con, action in zip(
+                customer_ids,
+                winners.tolist(),
+                proba.tolist(),
+                confidence.tolist(),
+                reason_lists(layout.columns, matrix, contributions, towards, categories),
+                reason_lists(layout.columns, matrix, contributions, against, categories),
+                next_actions(self.playbook, winners, signals, as_of.date()),
+                strict=True,
             )
-        return results
-
-
-def _display_values(model: LoadedModel, row: npt.NDArray[np.float64]) -> list[float | str | None]:
-    """Feature values for reasons: categories by name, unknown (NaN) as None, since JSON has
-    no NaN and clients and PostgreSQL's JSON type both refuse it."""
-    values: list[float | str | None] = [None if v != v else v for v in row.tolist()]
-    for position, name in zip(
-        model.layout.categorical_positions, model.layout.extra_categorical, strict=True
-    ):
-        code = row[position]
-        vocab = model.layout.categories.get(name, ())
-        values[position] = None if np.isnan(code) else vocab[int(code)]
-    return values
+        ]
 
 
 def request_matrix(

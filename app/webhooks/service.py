@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.scorer import Scorer
-from app.scoring.service import record_score, to_json
+from app.scoring.service import record_score
 from app.tables import Customer, InteractionEvent
 from app.webhooks.schemas import CrmEvent, as_payload
 from training.design import design_array
@@ -131,10 +131,10 @@ def _rescore(
     core = feature_matrix(raw_values(raw), epoch_seconds_of(as_of))
     matrix = design_array(core, extras, layout)
     kinds = [c.objection_kind for c in customers]
-    predictions = scorer.predict(matrix, kinds, today=as_of.date(), serving=serving)
+    ids = [c.customer_id for c in customers]
+    reads = scorer.predict(matrix, kinds, as_of=as_of, customer_ids=ids, serving=serving)
     changes = 0
-    for customer, prediction in zip(customers, predictions, strict=True):
-        read = to_json(prediction, customer.customer_id, as_of)
+    for customer, read in zip(customers, reads, strict=True):
         changes += customer.state is not None and customer.state != read["state"]
         record_score(session, customer, read, now=as_of, source="webhook")
     session.flush()

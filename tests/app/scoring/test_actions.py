@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from app.config import DEFAULT_PLAYBOOK
@@ -15,27 +17,19 @@ from app.scoring.actions import (
     Rule,
     Signals,
     load_playbook,
-    next_action,
+    next_actions,
     signals_from,
 )
 from training.features import STATES
 
 PLAYBOOK = load_playbook(DEFAULT_PLAYBOOK)
 TODAY = date(2026, 11, 24)
-QUIET = Signals(
-    open_objection=False,
-    objection_kind=None,
-    silent_after_quote=False,
-    days_without_contact=1.0,
-    recent_purchase=False,
-    low_confidence=False,
-    visits_30d=0.0,
-)
+QUIET = Signals.one(days_without_contact=1.0)
 
 
 def signals_for(when: Conditions) -> Signals:
     """Signals that satisfy exactly the conditions of `when`, quiet otherwise."""
-    return Signals(
+    return Signals.one(
         open_objection=bool(when.open_objection) or when.objection_kind is not None,
         objection_kind=when.objection_kind,
         silent_after_quote=bool(when.silent_after_quote),
@@ -46,46 +40,97 @@ def signals_for(when: Conditions) -> Signals:
     )
 
 
+def action_for(state: str, signals: Signals) -> dict[str, Any]:
+    [action] = next_actions(PLAYBOOK, np.array([STATES.index(state)]), signals, TODAY)
+    return action
+
+
 @pytest.mark.parametrize("rule", PLAYBOOK.rule, ids=lambda r: r.code)
 def test_each_playbook_rule_fires_on_its_signals(rule: Rule) -> None:
     """An `any` rule must fire in every state whose own conditional rules stay quiet."""
     for state in STATES if rule.state == "any" else (rule.state,):
-        action = next_action(PLAYBOOK, state, signals_for(rule.when), TODAY)
-        assert action.code == rule.code, state
-        assert (action.due_date - TODAY).days == rule.due_in_days
-        assert rule.why in action.why
+        action = action_for(state, signals_for(rule.when))
+        assert action["code"] == rule.code, state
+        due = date.fromisoformat(action["due_date"])
+        assert (due - TODAY).days == rule.due_in_days
+        assert action["why"][-1] == rule.why
 
 
 @pytest.mark.parametrize("state", STATES)
 def test_every_state_has_a_default_action(state: str) -> None:
-    action = next_action(PLAYBOOK, state, QUIET, TODAY)
-    assert action.code
-    assert action.title
+    action = action_for(state, QUIET)
+    assert action["code"]
+    assert action["title"]
 
 
 def test_deciding_price_objection_gets_value_analysis_not_generic() -> None:
     signals = signals_for(Conditions(open_objection=True, objection_kind="price"))
-    assert next_action(PLAYBOOK, "deciding", signals, TODAY).code == "price_value_analysis"
+    assert action_for("deciding", signals)["code"] == "price_value_analysis"
     trust = signals_for(Conditions(open_objection=True, objection_kind="trust"))
-    assert next_action(PLAYBOOK, "deciding", trust, TODAY).code == "resolve_objection_with_manager"
+    assert action_for("deciding", trust)["code"] == "resolve_objection_with_manager"
+
+
+def test_why_names_the_signals_that_fired_with_their_numbers() -> None:
+    action = action_for("interested", Signals.one(days_without_contact=33.2))
+    assert action["code"] == "reengage_with_content"
+    assert action["why"][0] == "no contact for 33 days"
+    unknown = action_for("interested", Signals.one(days_without_contact=None))
+    assert unknown["code"] == "discovery_call"  # an unknown silence is not a long one
+
+
+def test_one_call_for_many_customers_gives_each_its_own_action() -> None:
+    """The columnar evaluation must not mix customers up: each row as if it came alone."""
+    rng = np.random.default_rng(7)
+    n = 300
+    kinds = rng.choice(np.array(["price", "after_sales", "trust", None], dtype=object), n)
+    rows = [
+        {
+            "open_objection": bool(rng.random() < 0.4),
+            "objection_kind": kinds[i],
+            "silent_after_quote": bool(rng.random() < 0.3),
+            "days_without_contact": None if rng.random() < 0.1 else float(rng.integers(0, 90)),
+            "recent_purchase": bool(rng.random() < 0.3),
+            "low_confidence": bool(rng.random() < 0.3),
+            "visits_30d": float(rng.integers(0, 4)),
+        }
+        for i in range(n)
+    ]
+    states = rng.integers(0, len(STATES), n)
+    together = Signals(
+        open_objection=np.array([r["open_objection"] for r in rows]),
+        objection_kind=[r["objection_kind"] for r in rows],
+        silent_after_quote=np.array([r["silent_after_quote"] for r in rows]),
+        days_without_contact=np.array(
+            [
+                np.nan if r["days_without_contact"] is None else r["days_without_contact"]
+                for r in rows
+            ]
+        ),
+        recent_purchase=np.array([r["recent_purchase"] for r in rows]),
+        low_confidence=np.array([r["low_confidence"] for r in rows]),
+        visits_30d=np.array([r["visits_30d"] for r in rows]),
+    )
+    actions = next_actions(PLAYBOOK, states, together, TODAY)
+    alone = [action_for(STATES[s], Signals.one(**r)) for s, r in zip(states, rows, strict=True)]
+    assert actions == alone
+    assert len({a["code"] for a in actions}) >= 8
 
 
 def test_signals_from_features_reads_silence_after_quote() -> None:
-    features = {"quotes_90d": 1.0, "days_since_last_contact": 5.0, "objections_30d": 0.0}
+    columns = ("quotes_90d", "days_since_last_contact", "objections_30d")
+    matrix = np.array([[1.0, 5.0, 0.0], [1.0, np.nan, 2.0]])
     signals = signals_from(
-        features, objection_kind=None, confidence=0.9, low_confidence=0.5, quote_silence_days=3
-    )
-    assert signals.silent_after_quote
-    assert not signals.open_objection
-    unknown = signals_from(
-        {"days_since_last_contact": float("nan")},
-        objection_kind=None,
-        confidence=0.3,
+        columns,
+        matrix,
+        [None, "price"],
+        np.array([0.9, 0.3]),
         low_confidence=0.5,
         quote_silence_days=3,
     )
-    assert unknown.days_without_contact is None
-    assert unknown.low_confidence
+    assert signals.silent_after_quote.tolist() == [True, False]
+    assert signals.open_objection.tolist() == [False, True]
+    assert signals.low_confidence.tolist() == [False, True]
+    assert np.isnan(signals.days_without_contact[1])
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.scoring.reasons import describe, top_reasons
+from app.scoring.reasons import describe, rank_reasons, reason_lists
 
 
 @pytest.mark.parametrize(
@@ -28,16 +28,35 @@ def test_describe_writes_plain_sentences(feature: str, value: float | str, text:
     assert describe(feature, value) == text
 
 
-def test_top_reasons_splits_by_sign_and_strength() -> None:
-    columns = ("a", "b", "c", "d", "e")
-    contributions = np.array([0.5, -0.2, 0.0, 1.5, -0.9])
-    towards, against = top_reasons(contributions, columns, [1.0] * 5, limit=3)
-    assert [r.feature for r in towards] == ["d", "a"]
-    assert [r.feature for r in against] == ["e", "b"]
+def test_rank_reasons_splits_by_sign_and_strength() -> None:
+    contributions = np.array([[0.5, -0.2, 0.0, 1.5, -0.9]])
+    towards, against = rank_reasons(contributions, np.ones(contributions.shape, dtype=bool))
+    assert towards.tolist() == [[3, 0, -1]]
+    assert against.tolist() == [[4, 1, -1]]
 
 
-def test_top_reasons_leave_out_unknown_inputs() -> None:
-    columns = ("a", "b", "c")
-    towards, against = top_reasons(np.array([2.0, 1.0, -1.0]), columns, [None, 3.0, None])
-    assert [r.feature for r in towards] == ["b"]
-    assert against == []
+def test_rank_reasons_leave_out_unknown_inputs() -> None:
+    contributions = np.array([[2.0, 1.0, -1.0]])
+    towards, against = rank_reasons(contributions, np.array([[False, True, False]]))
+    assert towards.tolist() == [[1, -1, -1]]
+    assert against.tolist() == [[-1, -1, -1]]
+
+
+def test_reason_lists_name_categories_and_skip_empty_picks() -> None:
+    columns = ("visits_30d", "segment")
+    [reasons] = reason_lists(
+        columns,
+        np.array([[4.0, 1.0]]),
+        np.array([[0.3, -0.1]]),
+        np.array([[0, -1, 1]]),
+        {1: ("b2b", "b2c")},
+    )
+    assert reasons == [
+        {
+            "feature": "visits_30d",
+            "value": 4.0,
+            "contribution": 0.3,
+            "text": "4 visits in the last 30 days",
+        },
+        {"feature": "segment", "value": "b2c", "contribution": -0.1, "text": "segment is b2c"},
+    ]
