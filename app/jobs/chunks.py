@@ -6,14 +6,14 @@ Columns are read untyped and converted a whole column at a time: per-value conve
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pandas as pd
 from sqlalchemy import Select, column, select, table
 from sqlalchemy.orm import Session
@@ -113,53 +113,54 @@ def _events(session: Session, *where: Any) -> pd.DataFrame:
 
 def _chunk(rows: Sequence[Any], events: pd.DataFrame, as_of: datetime, with_extras: bool) -> Chunk:
     names = _READ + (("extras",) if with_extras else ())
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    ids = frame["customer_id"].astype(str).tolist()
-    raw = stored_inputs(frame, as_of)
+    columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+    ids = list(columns["customer_id"])
+    raw = stored_inputs(ids, columns, as_of)
     if len(events):
         events = events[events["customer_id"].isin(ids)]
     if len(events):
         with_events = sorted(set(events["customer_id"]))
         exact = raw_inputs_from_events(events, as_of, customer_ids=with_events)
         raw.loc[with_events, exact.columns] = exact
-    extras = [_json(v) for v in frame["extras"]] if with_extras else [{} for _ in ids]
+    extras = [_json(v) for v in columns["extras"]] if with_extras else [{} for _ in ids]
     return Chunk(
         ids=ids,
-        versions=frame["row_version"].to_numpy(np.int64),
-        states=[None if v is None else str(v) for v in frame["state"]],
-        kinds=[None if v is None else str(v) for v in frame["objection_kind"]],
+        versions=np.array(columns["row_version"], dtype=np.int64),
+        states=list(columns["state"]),
+        kinds=list(columns["objection_kind"]),
         extras=extras,
         raw=raw,
     )
 
 
-def stored_inputs(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+def stored_inputs(
+    ids: Sequence[str], columns: Mapping[str, Sequence[Any]], as_of: datetime
+) -> pd.DataFrame:
     """Raw inputs of customers known only from API calls, moved forward to `as_of`.
 
     Lifetime counts and contact times stay as stored. A window's count is known to be zero
     once the last contact falls outside the window; otherwise the stored count is kept, the
     best that can be known without the events.
     """
-    columns: dict[str, Any] = {
-        name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64, copy=True)
-        for name in RAW_COUNT_INPUTS
+    values: dict[str, Any] = {
+        name: np.array(columns[name], dtype=np.float64) for name in RAW_COUNT_INPUTS
     }
     for name in TIME_INPUTS:
-        columns[name] = parse_times(frame[name].astype(object)).array
-    last = pd.DatetimeIndex(columns["last_contact_at"])
+        values[name] = parse_times(pd.Series(columns[name], dtype=object)).array
+    last = pd.DatetimeIndex(values["last_contact_at"])
     for days in WINDOW_DAYS:
         cutoff = pd.Timestamp(as_of) - timedelta(days=days)
         outside = np.asarray((last <= cutoff) | last.isna())
         for name in COUNT_INPUTS:
-            values = columns[f"{name}_{days}d"]
-            values[outside & ~np.isnan(values)] = 0.0
-    index = pd.Index(frame["customer_id"].astype(str), name="customer_id")
-    return pd.DataFrame(columns, index=index)[list(RAW_INPUTS)]
+            counts = values[f"{name}_{days}d"]
+            counts[outside & ~np.isnan(counts)] = 0.0
+    index = pd.Index(ids, name="customer_id")
+    return pd.DataFrame(values, index=index)[list(RAW_INPUTS)]
 
 
 def _json(value: Any) -> dict[str, Any]:
     """SQLite hands JSON back as text, psycopg as the parsed object."""
     if value is None:
         return {}
-    parsed = json.loads(value) if isinstance(value, str) else value
+    parsed = orjson.loads(value) if isinstance(value, str) else value
     return parsed if isinstance(parsed, dict) else {}

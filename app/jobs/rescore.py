@@ -12,6 +12,7 @@ older view.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +25,6 @@ from app.jobs.chunks import Chunk, next_chunk, reread
 from app.jobs.runs import Claim, Shard, Transitions
 from app.jobs.writes import Scored, write_chunk
 from app.scoring.scorer import Scorer, Serving
-from app.scoring.service import to_json
 from training.design import design_array
 from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix, raw_values
 
@@ -72,9 +72,7 @@ def rescore_all(
         resume=resume is not None,
     )
     try:
-        while _chunk(sessions, scorer, serving, claim, chunk_size):
-            if on_chunk is not None:
-                on_chunk(claim.rows)
+        _run(sessions, scorer, serving, claim, chunk_size, on_chunk)
     except BaseException as exc:
         runs.finish(sessions, claim, status="failed", error=str(exc)[:500] or type(exc).__name__)
         raise
@@ -82,68 +80,98 @@ def rescore_all(
     return RunSummary(claim.run_id, claim.shard, claim.rows, claim.changes, claim.transitions)
 
 
-def _chunk(
-    sessions: Callable[[], Session], scorer: Scorer, serving: Serving, claim: Claim, size: int
-) -> bool:
-    """Score and store the next chunk in one transaction; False when none is left."""
+def _run(
+    sessions: Callable[[], Session],
+    scorer: Scorer,
+    serving: Serving,
+    claim: Claim,
+    size: int,
+    on_chunk: Callable[[int], None] | None,
+) -> None:
+    """Read and score chunk k+1 while a second thread writes chunk k.
+
+    The database does its share of the work (and sqlite3 and psycopg release the GIL while
+    it does), so the two overlap on two cores. Chunks are written one at a time and in
+    order, each with its cursor, so a crash leaves the same state as without the overlap:
+    every committed chunk and the cursor after the last.
+    """
     layout = serving.model.layout
     with_extras = bool(layout.extra_numeric or layout.extra_categorical)
-    as_of = claim.as_of
+    cursor = claim.cursor
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescore-write") as writer:
+        writing: Future[None] | None = None
+        while True:
+            with sessions() as session:
+                chunk = next_chunk(
+                    session,
+                    after=cursor,
+                    size=size,
+                    shard=claim.shard,
+                    as_of=claim.as_of,
+                    with_extras=with_extras,
+                )
+            scored = None if chunk is None else score_chunk(scorer, serving, chunk, claim.as_of)
+            if writing is not None:
+                writing.result()  # the previous chunk is stored (or its error raised here)
+                if on_chunk is not None:
+                    on_chunk(claim.rows)
+            if scored is None:
+                return
+            cursor = scored.ids[-1]
+            writing = writer.submit(_store, sessions, scorer, serving, claim, scored, with_extras)
+
+
+def _store(
+    sessions: Callable[[], Session],
+    scorer: Scorer,
+    serving: Serving,
+    claim: Claim,
+    scored: Scored,
+    with_extras: bool,
+) -> None:
+    """Write a scored chunk with the shard's cursor and counts in one transaction."""
+    last, rows = scored.ids[-1], claim.rows + len(scored)
     with sessions() as session:
-        chunk = next_chunk(
-            session,
-            after=claim.cursor,
-            size=size,
-            shard=claim.shard,
-            as_of=as_of,
-            with_extras=with_extras,
-        )
-        if chunk is None:
-            return False
-        scored = score_chunk(scorer, serving, chunk, as_of)
         if not claim.dry_run:
-            scored = _write(session, scorer, serving, scored, as_of, with_extras)
+            scored = _write(session, scorer, serving, scored, claim.as_of, with_extras)
         transitions = {old: dict(row) for old, row in claim.transitions.items()}
         changes = 0
-        for row in scored:
-            if row.old_state is not None:
-                transitions[row.old_state][row.read["state"]] += 1
-                changes += row.old_state != row.read["state"]
-        rows = claim.rows + len(chunk)
-        if claim.dry_run:
-            session.rollback()
-        else:
+        for old, read in zip(scored.old_states, scored.reads, strict=True):
+            if old is not None:
+                transitions[old][read["state"]] += 1
+                changes += old != read["state"]
+        if not claim.dry_run:
             runs.save_progress(
                 session,
                 claim,
-                cursor=chunk.ids[-1],
+                cursor=last,
                 rows=rows,
                 changes=claim.changes + changes,
                 transitions=transitions,
             )
             session.commit()  # the chunk and the shard's cursor, atomically
-    claim.cursor, claim.rows = chunk.ids[-1], rows
+    claim.cursor, claim.rows = last, rows
     claim.changes += changes
     claim.transitions = transitions
-    return True
 
 
 def _write(
     session: Session,
     scorer: Scorer,
     serving: Serving,
-    scored: list[Scored],
+    scored: Scored,
     as_of: datetime,
     with_extras: bool,
-) -> list[Scored]:
+) -> Scored:
     """Write the chunk; customers changed meanwhile are read and scored again."""
-    done: list[Scored] = []
+    done: Scored | None = None
     pending = scored
     version = serving.model.version
     for attempt in range(RETRIES):
         written = write_chunk(session, pending, as_of=as_of, model_version=version)
-        done += [row for row in pending if row.customer_id in written]
-        stale = [row.customer_id for row in pending if row.customer_id not in written]
+        kept = pending.take([i for i, c in enumerate(pending.ids) if c in written])
+        done = kept if done is None else done + kept
+        stale = [c for c in pending.ids if c not in written]
         if not stale:
             return done
         if attempt == RETRIES - 1:
@@ -151,12 +179,14 @@ def _write(
                 f"{len(stale)} customers (e.g. {stale[0]}) changed on every try; run again"
             )
         fresh = reread(session, stale, as_of=as_of, with_extras=with_extras)
-        pending = [] if fresh is None else score_chunk(scorer, serving, fresh, as_of)
-    return done
+        if fresh is None:  # deleted meanwhile: nothing left to score
+            return done
+        pending = score_chunk(scorer, serving, fresh, as_of)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime) -> list[Scored]:
-    """Score a chunk in one model call; each row carries what its write needs."""
+def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime) -> Scored:
+    """Score a chunk in one model call; the columns its write needs."""
     layout = serving.model.layout
     extras = {
         name: [e.get(name) for e in chunk.extras]
@@ -164,19 +194,16 @@ def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime)
     }
     core = feature_matrix(raw_values(chunk.raw), epoch_seconds_of(as_of))
     matrix = design_array(core, extras, layout)
-    predictions = scorer.predict(matrix, chunk.kinds, today=as_of.date(), serving=serving)
+    reads = scorer.predict(
+        matrix, chunk.kinds, as_of=as_of, customer_ids=chunk.ids, serving=serving
+    )
     counts = chunk.raw[list(RAW_COUNT_INPUTS)].to_numpy(np.float64)
     stored = np.nan_to_num(counts).astype(np.int64).astype(object)
     stored[np.isnan(counts)] = None
-    return [
-        Scored(
-            customer_id=customer_id,
-            row_version=int(version),
-            old_state=old_state,
-            counts=tuple(values),
-            read=to_json(prediction, customer_id, as_of),
-        )
-        for customer_id, version, old_state, values, prediction in zip(
-            chunk.ids, chunk.versions, chunk.states, stored.tolist(), predictions, strict=True
-        )
-    ]
+    return Scored(
+        ids=chunk.ids,
+        versions=chunk.versions.tolist(),
+        old_states=chunk.states,
+        counts=[tuple(row) for row in stored.tolist()],
+        reads=reads,
+    )

@@ -8,14 +8,14 @@ caller to read again). History and outbox rows are written only for the customer
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, text
+import orjson
+from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -25,24 +25,50 @@ from training.features import RAW_COUNT_INPUTS
 
 STAGE = "rescore_stage"
 _STAGED = ("customer_id", "row_version", *RAW_COUNT_INPUTS, "state", "confidence", "action_code")
+_HISTORY = cast(Table, CustomerScore.__table__)
+_OUTBOX = cast(Table, Notification.__table__)
 _SQL_TYPES = {"customer_id": "VARCHAR(128)", "state": "VARCHAR(16)", "action_code": "VARCHAR(64)"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Scored:
-    """One customer's new inputs and score, and the row version and state it was read with."""
+    """A chunk's new inputs and scores, a column each, with the row versions and states read.
 
-    customer_id: str
-    row_version: int
-    old_state: str | None
-    counts: tuple[int | None, ...]
-    read: dict[str, Any]
-    """The API's view of the score (`to_json`), stored as the customer's latest score."""
+    Columns rather than an object per customer: the nightly run writes a million of them.
+    """
+
+    ids: list[str]
+    versions: list[int]
+    old_states: list[str | None]
+    counts: list[tuple[int | None, ...]]
+    """Each customer's `RAW_COUNT_INPUTS`, as stored."""
+    reads: list[dict[str, Any]]
+    """The API's view of each score (`ScoreRead`), stored as the customer's latest score."""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: Sequence[int]) -> Scored:
+        """The customers at positions `rows`."""
+        return Scored(
+            ids=[self.ids[i] for i in rows],
+            versions=[self.versions[i] for i in rows],
+            old_states=[self.old_states[i] for i in rows],
+            counts=[self.counts[i] for i in rows],
+            reads=[self.reads[i] for i in rows],
+        )
+
+    def __add__(self, other: Scored) -> Scored:
+        return Scored(
+            ids=self.ids + other.ids,
+            versions=self.versions + other.versions,
+            old_states=self.old_states + other.old_states,
+            counts=self.counts + other.counts,
+            reads=self.reads + other.reads,
+        )
 
 
-def write_chunk(
-    session: Session, rows: Sequence[Scored], *, as_of: datetime, model_version: str
-) -> set[str]:
+def write_chunk(session: Session, rows: Scored, *, as_of: datetime, model_version: str) -> set[str]:
     """Store the rows whose customers did not change since they were read; return their ids."""
     if not rows:
         return set()
@@ -56,13 +82,19 @@ def write_chunk(
         " AND customer.row_version = s.row_version RETURNING customer.customer_id"
     ).bindparams(bindparam("as_of", type_=UTCDateTime()), bindparam("version"))
     written = set(session.scalars(update, {"as_of": as_of, "version": model_version}))
-    moved = [r for r in rows if r.customer_id in written and r.old_state != r.read["state"]]
+    moved = [
+        i
+        for i, (customer_id, old, read) in enumerate(
+            zip(rows.ids, rows.old_states, rows.reads, strict=True)
+        )
+        if old != read["state"] and customer_id in written
+    ]
     if moved:
-        _history(session, moved, as_of=as_of)
+        _history(session, rows.take(moved), as_of=as_of)
     return written
 
 
-def _stage(session: Session, rows: Sequence[Scored], *, postgres: bool) -> None:
+def _stage(session: Session, rows: Scored, *, postgres: bool) -> None:
     types = [_SQL_TYPES.get(n, "FLOAT" if n == "confidence" else "INTEGER") for n in _STAGED]
     columns = ", ".join(f"{n} {t}" for n, t in zip(_STAGED, types, strict=True))
     document = "JSON" if postgres else "TEXT"
@@ -70,17 +102,20 @@ def _stage(session: Session, rows: Sequence[Scored], *, postgres: bool) -> None:
     session.execute(
         text(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns}, latest_score {document}){keep}")
     )
+    dumps = orjson.dumps
     values = [
         (
-            r.customer_id,
-            r.row_version,
-            *r.counts,
-            r.read["state"],
-            r.read["confidence"],
-            r.read["next_action"]["code"],
-            json.dumps(r.read, separators=(",", ":")),
+            customer_id,
+            version,
+            *counts,
+            read["state"],
+            read["confidence"],
+            read["next_action"]["code"],
+            dumps(read).decode(),
         )
-        for r in rows
+        for customer_id, version, counts, read in zip(
+            rows.ids, rows.versions, rows.counts, rows.reads, strict=True
+        )
     ]
     raw = session.connection().connection.driver_connection
     assert raw is not None
@@ -97,37 +132,42 @@ def _stage(session: Session, rows: Sequence[Scored], *, postgres: bool) -> None:
         cursor.close()
 
 
-def _history(session: Session, moved: Sequence[Scored], *, as_of: datetime) -> None:
+def _history(session: Session, moved: Scored, *, as_of: datetime) -> None:
     """A history row for every state change and, for customers scored before, a notification."""
+    # Core inserts on the tables: the ORM's bulk path costs more than the rows themselves.
     session.execute(
-        insert(CustomerScore),
+        insert(_HISTORY),
         [
             {
-                "customer_id": r.customer_id,
+                "customer_id": customer_id,
                 "scored_at": as_of,
                 "as_of": as_of,
-                "previous_state": r.old_state,
-                "state": r.read["state"],
-                "confidence": r.read["confidence"],
-                "probabilities": r.read["probabilities"],
-                "model_version": r.read["model_version"],
-                "action_code": r.read["next_action"]["code"],
+                "previous_state": old,
+                "state": read["state"],
+                "confidence": read["confidence"],
+                "probabilities": read["probabilities"],
+                "model_version": read["model_version"],
+                "action_code": read["next_action"]["code"],
                 "source": "rescore",
             }
-            for r in moved
+            for customer_id, old, read in zip(moved.ids, moved.old_states, moved.reads, strict=True)
         ],
     )
-    told = [r for r in moved if r.old_state is not None]
+    told = [
+        (customer_id, old, read)
+        for customer_id, old, read in zip(moved.ids, moved.old_states, moved.reads, strict=True)
+        if old is not None
+    ]
     if told:
         session.execute(
-            insert(Notification),
+            insert(_OUTBOX),
             [
                 {
                     "notification_id": f"msg_{uuid.uuid4().hex}",
-                    "customer_id": r.customer_id,
+                    "customer_id": customer_id,
                     "created_at": as_of,
-                    "payload": state_change_payload(r.customer_id, r.old_state, r.read),
+                    "payload": state_change_payload(customer_id, old, read),
                 }
-                for r in told
+                for customer_id, old, read in told
             ],
         )
