@@ -1,7 +1,8 @@
 """Nightly rescoring at scale: the real `dealnode rescore` against a floor, in the same run.
 
-Seeds N simulated customers (stored inputs and a state) into SQLite and PostgreSQL, then
-times, for the same rows:
+Seeds N simulated customers into SQLite and PostgreSQL as the previous night left them
+(stored inputs, and the state the model gave them then), then rescores them `--days` later
+(default 1: the nightly cadence) and times, for the same rows:
 - the floor: read the inputs in one go (COPY on PostgreSQL, one SELECT on SQLite), build the
   features and call `Booster.predict`, write state and probabilities back in one go (COPY,
   or one executemany): no reasons, no actions, no history, no chunks;
@@ -44,7 +45,6 @@ from training.features import (
 
 OUT = Path("benchmarks/out")
 SCHEMA = "dealnode_bench_rescore"
-DECAY_DAYS = 30
 _SEED_COLUMNS = (
     "customer_id",
     "shard_key",
@@ -64,24 +64,26 @@ class Measured:
 
     database: str
     rows: int
+    changes: int
     floor_s: float
     rescore_s: float
     peak_rss_mib: float
 
 
-def customers(n: int) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """N simulated customers as `customer` rows (labels as their current state)."""
+def customers(n: int, model: LoadedModel) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """N simulated customers as `customer` rows, in the state the model gives them."""
     from app.tables import shard_key
 
     snapshot = pd.read_parquet(snapshot_file(OUT, n))
     as_of = pd.Timestamp(snapshot["as_of"].iloc[0])
+    states = _predict(model, snapshot.copy(), as_of)["state"].to_numpy()
     frame = snapshot[["customer_id", *RAW_INPUTS]].copy()
     for name in RAW_COUNT_INPUTS:
         frame[name] = frame[name].astype("Int64")
     frame.insert(1, "shard_key", [shard_key(c) for c in frame["customer_id"]])
     frame["inputs_as_of"] = as_of
     frame["extras"] = [f'{{"segment": "{s}"}}' for s in snapshot["segment"]]
-    frame["state"] = snapshot["state"]
+    frame["state"] = states
     frame["created_at"] = as_of
     frame["updated_at"] = as_of
     frame["row_version"] = 1
@@ -115,11 +117,8 @@ def seed_sqlite(path: Path, frame: pd.DataFrame) -> None:
         )
 
 
-def floor(database: str, url: str, models: Path, as_of: pd.Timestamp) -> float:
+def floor(database: str, url: str, model: LoadedModel, as_of: pd.Timestamp) -> float:
     """Read, predict, write the same rows with the plainest fast code; seconds."""
-    from training import registry
-
-    model = registry.load(models)
     segment = (
         "extras::json->>'segment'"
         if database == "postgresql"
@@ -210,37 +209,41 @@ def rescore(url: str, models: Path, as_of: pd.Timestamp, chunk_size: int) -> tup
     return seconds, usage.ru_maxrss / 1024
 
 
-def scored_rows(url: str) -> int:
-    """Customers the run scored (seeded ones have no score yet)."""
+def run_record(url: str) -> tuple[int, int]:
+    """The run's rows scored and state changes, from its record."""
     from app.db import make_engine
-    from app.tables import Customer
 
     engine = make_engine(url)
     with engine.connect() as connection:
-        count = connection.scalar(text("SELECT count(*) FROM customer WHERE scored_at IS NOT NULL"))
+        rows, changes = connection.execute(
+            text("SELECT rows_scored, state_changes FROM scoring_run WHERE status = 'succeeded'")
+        ).one()
     engine.dispose()
-    del Customer
-    return int(count or 0)
+    return int(rows), int(changes)
 
 
-def measure(database: str, url: str, models: Path, n: int, chunk_size: int) -> Measured:
+def measure(database: str, url: str, models: Path, n: int, chunk_size: int, days: int) -> Measured:
     """Seed, floor, rescore for one database and size."""
     from app.migrate import upgrade
+    from training import registry
 
     upgrade(url)
-    frame, seeded_at = customers(n)
+    model = registry.load(models)
+    frame, seeded_at = customers(n, model)
     with timed(f"seed {n:,} customers into {database}"):
         if database == "postgresql":
             seed_postgres(url, frame)
         else:
             seed_sqlite(Path(url.removeprefix("sqlite:///")), frame)
     del frame
-    as_of = seeded_at + timedelta(days=DECAY_DAYS)
-    floor_s = floor(database, url, models, as_of)
+    as_of = seeded_at + timedelta(days=days)
+    floor_s = floor(database, url, model, as_of)
+    del model
     rescore_s, rss = rescore(url, models, as_of, chunk_size)
-    if (done := scored_rows(url)) != n:
-        raise SystemExit(f"{database}: the run scored {done:,} of {n:,} customers")
-    return Measured(database, n, floor_s, rescore_s, rss)
+    rows, changes = run_record(url)
+    if rows != n:
+        raise SystemExit(f"{database}: the run scored {rows:,} of {n:,} customers")
+    return Measured(database, n, changes, floor_s, rescore_s, rss)
 
 
 def _connect(url: str) -> Any:
@@ -273,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--chunk-size", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=1, help="rescore this long after seeding")
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args(argv)
@@ -292,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         for database, base in databases:
             for n in args.customers:
                 url = base or f"sqlite:///{tmp / f'rescore_{n}.db'}"
-                results.append(measure(database, url, models, n, args.chunk_size))
+                results.append(measure(database, url, models, n, args.chunk_size, args.days))
                 if database == "sqlite":
                     Path(url.removeprefix("sqlite:///")).unlink()
     _report(results)
@@ -301,13 +305,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(results: list[Measured]) -> None:
     print(
-        f"{'database':<12}{'customers':>11}{'floor s':>9}{'floor rows/s':>14}"
+        f"{'database':<12}{'customers':>11}{'changes':>9}{'floor s':>9}{'floor rows/s':>14}"
         f"{'rescore s':>11}{'rows/s':>10}{'ratio':>7}{'peak RSS MiB':>14}"
     )
     for m in results:
         floor_rate, rate = m.rows / m.floor_s, m.rows / m.rescore_s
         print(
-            f"{m.database:<12}{m.rows:>11,}{m.floor_s:>9.1f}{floor_rate:>14,.0f}"
+            f"{m.database:<12}{m.rows:>11,}{m.changes:>9,}{m.floor_s:>9.1f}{floor_rate:>14,.0f}"
             f"{m.rescore_s:>11.1f}{rate:>10,.0f}{rate / floor_rate:>7.2f}{m.peak_rss_mib:>14,.0f}"
         )
     for database in dict.fromkeys(m.database for m in results):
