@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.scoring.schemas import ScoreRead
+
 
 class StoredInputs(BaseModel):
     """The raw inputs last stored for a customer."""
@@ -37,7 +39,7 @@ class CustomerRead(BaseModel):
 
     customer_id: str
     inputs: StoredInputs
-    latest_score: dict[str, Any] | None
+    latest_score: ScoreRead | None
     history: list[HistoryRead]
     created_at: datetime
     updated_at: datetime

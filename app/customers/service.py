@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.customers.schemas import CustomerPage, CustomerRead, HistoryRead, QueueItem, StoredInputs
 from app.errors import InvalidInput, NotFound
+from app.scoring.schemas import ScoreRead
+from app.scoring.scores import render, stored_action
 from app.tables import Customer, CustomerScore
 from training.features import RAW_COUNT_INPUTS
 
@@ -49,11 +51,24 @@ def read_customer(session: Session, *, customer_id: str) -> CustomerRead:
             objection_kind=customer.objection_kind,
             extras=customer.extras or {},
         ),
-        latest_score=customer.latest_score,
+        latest_score=_latest_score(customer),
         history=[HistoryRead.model_validate(h, from_attributes=True) for h in history],
         created_at=customer.created_at,
         updated_at=customer.updated_at,
     )
+
+
+def _latest_score(customer: Customer) -> ScoreRead | None:
+    if customer.latest_score is None or customer.state is None:
+        return None
+    read = render(
+        customer.latest_score,
+        customer_id=customer.customer_id,
+        state=customer.state,
+        confidence=customer.confidence or 0.0,
+        model_version=customer.model_version or "",
+    )
+    return ScoreRead.model_validate(read)
 
 
 @dataclass(frozen=True)
@@ -116,8 +131,8 @@ def list_queue(
                 "state": c.state,
                 "confidence": c.confidence,
                 "action_code": c.action_code,
-                "action_title": (c.latest_score or {}).get("next_action", {}).get("title"),
-                "due_date": (c.latest_score or {}).get("next_action", {}).get("due_date"),
+                "action_title": stored_action(c.latest_score).get("title"),
+                "due_date": stored_action(c.latest_score).get("due_date"),
                 "scored_at": c.scored_at,
                 "model_version": c.model_version,
             }

@@ -28,8 +28,10 @@ GATHER_ROWS = 64
 class PathExplainer:
     """Leaf tables of one booster: leaf values and each leaf's path contributions."""
 
-    def __init__(self, booster: lgb.Booster, n_classes: int) -> None:
+    def __init__(self, booster: lgb.Booster, n_classes: int, threads: int | None = None) -> None:
         self.booster = booster
+        self.threads = threads
+        """Threads for the tree pass; None: one for small calls, all cores for large ones."""
         self.n_classes = n_classes
         self.n_features = booster.num_feature()
         trees = booster.dump_model()["tree_info"]
@@ -58,7 +60,7 @@ class PathExplainer:
 
     def leaves(self, matrix: FloatArray) -> npt.NDArray[np.intp]:
         """The leaf each row reaches in each tree (trees cycle through the classes)."""
-        threads = prediction_threads(len(matrix))
+        threads = self.threads or prediction_threads(len(matrix))
         found = self.booster.predict(matrix, pred_leaf=True, num_threads=threads)
         return np.asarray(found, dtype=np.intp).reshape(len(matrix), -1)
 

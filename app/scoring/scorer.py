@@ -20,7 +20,8 @@ import numpy.typing as npt
 from app.errors import ModelUnavailable
 from app.scoring.actions import Playbook, next_actions, signals_from
 from app.scoring.explain import PathExplainer
-from app.scoring.reasons import rank_reasons, reason_lists
+from app.scoring.reasons import picked_reasons, rank_reasons
+from app.scoring.scores import Scores
 from training import registry
 from training.artifacts import LoadedModel
 from training.design import FeatureLayout, design_array
@@ -45,8 +46,16 @@ class Serving:
 class Scorer:
     """Holds the serving model and the playbook; thread-safe swaps, lock-free reads."""
 
-    def __init__(self, models_dir: Path, playbook: Playbook, *, low_confidence: float) -> None:
+    def __init__(
+        self,
+        models_dir: Path,
+        playbook: Playbook,
+        *,
+        low_confidence: float,
+        threads: int | None = None,
+    ) -> None:
         self.models_dir = models_dir
+        self.threads = threads
         self.playbook = playbook
         self.low_confidence = low_confidence
         self._serving: Serving | None = None
@@ -74,24 +83,23 @@ class Scorer:
         """Load and verify `version` (default: promoted), then make it the serving model."""
         with self._lock:
             model = registry.load(self.models_dir, version)
-            self._serving = Serving(model, PathExplainer(model.booster, len(STATES)))
+            explainer = PathExplainer(model.booster, len(STATES), self.threads)
+            self._serving = Serving(model, explainer)
             return model
 
-    def predict(
+    def score(
         self,
         matrix: npt.NDArray[np.float64],
         objection_kinds: Sequence[str | None],
         *,
         as_of: datetime,
-        customer_ids: Sequence[str | None],
         serving: Serving | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Scores:
         """Score every row of a design matrix with one pass over the trees.
 
-        Returns the API's view of each score (the `ScoreRead` schema) as plain JSON-ready
-        data: building and re-validating pydantic models cost more than the model for a batch
-        of 1,000, and the nightly job runs this for every customer. Everything that can be is
-        done a column at a time; a test checks the result against the schema.
+        Everything is done a column at a time; what is left per customer is gathering its
+        answer, which the API reads (`Scores.reads`) and the database stores
+        (`Scores.documents`) in their own forms.
         """
         serving = serving or self.serving
         model, explainer = serving.model, serving.explainer
@@ -116,31 +124,18 @@ class Scorer:
                 layout.categorical_positions, layout.extra_categorical, strict=True
             )
         }
-        version = model.version
-        when = as_of.isoformat().replace("+00:00", "Z")
-        return [
-            {
-                "customer_id": customer_id,
-                "state": STATES[winner],
-                "probabilities": dict(zip(STATES, row, strict=True)),
-                "confidence": sure,
-                "model_version": version,
-                "as_of": when,
-                "reasons_for": pro,
-                "reasons_against": con,
-                "next_action": action,
-            }
-            for customer_id, winner, row, sure, pro, con, action in zip(
-                customer_ids,
-                winners.tolist(),
-                proba.tolist(),
-                confidence.tolist(),
-                reason_lists(layout.columns, matrix, contributions, towards, categories),
-                reason_lists(layout.columns, matrix, contributions, against, categories),
-                next_actions(self.playbook, winners, signals, as_of.date()),
-                strict=True,
-            )
-        ]
+        return Scores(
+            model_version=model.version,
+            as_of=as_of,
+            winners=winners,
+            probabilities=proba.tolist(),
+            confidence=confidence.tolist(),
+            reasons_for=picked_reasons(layout.columns, matrix, contributions, towards, categories),
+            reasons_against=picked_reasons(
+                layout.columns, matrix, contributions, against, categories
+            ),
+            actions=next_actions(self.playbook, winners, signals, as_of.date()),
+        )
 
 
 def request_matrix(

@@ -14,6 +14,7 @@ from app.errors import InvalidInput
 from app.metrics import Metrics
 from app.scoring.schemas import CustomerRequest
 from app.scoring.scorer import Scorer, Serving, request_matrix
+from app.scoring.scores import document_of
 from app.tables import Customer, CustomerScore, Notification
 from training.artifacts import LoadedModel
 from training.features import RAW_COUNT_INPUTS, TIME_INPUTS
@@ -73,7 +74,7 @@ def score_items(
     matrix = request_matrix(rows, as_of, serving.model.layout)
     kinds = [item.objection_kind for item in items]
     ids = [item.customer_id for item in items]
-    return scorer.predict(matrix, kinds, as_of=as_of, customer_ids=ids, serving=serving)
+    return scorer.score(matrix, kinds, as_of=as_of, serving=serving).reads(ids)
 
 
 def predict(
@@ -184,4 +185,4 @@ def record_score(
     customer.action_code = read["next_action"]["code"]
     customer.model_version = read["model_version"]
     customer.scored_at = now
-    customer.latest_score = read
+    customer.latest_score = document_of(read)

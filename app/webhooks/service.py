@@ -132,7 +132,7 @@ def _rescore(
     matrix = design_array(core, extras, layout)
     kinds = [c.objection_kind for c in customers]
     ids = [c.customer_id for c in customers]
-    reads = scorer.predict(matrix, kinds, as_of=as_of, customer_ids=ids, serving=serving)
+    reads = scorer.score(matrix, kinds, as_of=as_of, serving=serving).reads(ids)
     changes = 0
     for customer, read in zip(customers, reads, strict=True):
         changes += customer.state is not None and customer.state != read["state"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.scoring.reasons import describe, rank_reasons, reason_lists
+from app.scoring.reasons import describe, picked_reasons, rank_reasons
 
 
 @pytest.mark.parametrize(
@@ -42,21 +42,13 @@ def test_rank_reasons_leave_out_unknown_inputs() -> None:
     assert against.tolist() == [[-1, -1, -1]]
 
 
-def test_reason_lists_name_categories_and_skip_empty_picks() -> None:
+def test_picked_reasons_name_categories_and_stop_at_empty_picks() -> None:
     columns = ("visits_30d", "segment")
-    [reasons] = reason_lists(
+    [reasons] = picked_reasons(
         columns,
         np.array([[4.0, 1.0]]),
         np.array([[0.3, -0.1]]),
-        np.array([[0, -1, 1]]),
+        np.array([[0, 1, -1]]),
         {1: ("b2b", "b2c")},
     )
-    assert reasons == [
-        {
-            "feature": "visits_30d",
-            "value": 4.0,
-            "contribution": 0.3,
-            "text": "4 visits in the last 30 days",
-        },
-        {"feature": "segment", "value": "b2c", "contribution": -0.1, "text": "segment is b2c"},
-    ]
+    assert reasons == [("visits_30d", 4.0, 0.3), ("segment", "b2c", -0.1)]

@@ -1,4 +1,5 @@
-"""The vectorised prediction path says, customer by customer, what scoring each alone says."""
+"""The vectorised prediction path says, customer by customer, what scoring each alone says,
+and a stored score document renders back to exactly the read the API gave."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from app.config import DEFAULT_PLAYBOOK
@@ -14,11 +16,24 @@ from app.scoring.actions import load_playbook
 from app.scoring.explain import GATHER_ROWS
 from app.scoring.schemas import ScoreRead
 from app.scoring.scorer import Scorer
+from app.scoring.scores import Scores, document_of, render, stored_action
 from training.dataset import load_customers
 from training.train import TrainResult
 
 ROWS = 400
 AS_OF = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def scored(trained: TrainResult, snapshot_path: Path) -> tuple[Scorer, np.ndarray, list[Any]]:
+    scorer = Scorer(trained.path.parent, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
+    model = scorer.activate(trained.version)
+    table = load_customers(snapshot_path, require_labels=False).subset(np.arange(ROWS))
+    matrix = model.matrix(table).copy()
+    rng = np.random.default_rng(3)
+    matrix[rng.random(matrix.shape) < 0.05] = np.nan  # unknown inputs must never be reasons
+    kinds = rng.choice(np.array(["price", "trust", None], dtype=object), ROWS).tolist()
+    return scorer, matrix, kinds
 
 
 def _rounded(read: dict[str, Any]) -> dict[str, Any]:
@@ -30,28 +45,56 @@ def _rounded(read: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_batch_predictions_match_scoring_each_customer_alone(
-    trained: TrainResult, snapshot_path: Path
+    scored: tuple[Scorer, np.ndarray, list[Any]],
 ) -> None:
     assert ROWS > GATHER_ROWS  # the batch takes the tree-by-tree path, a single row the gather
-    scorer = Scorer(trained.path.parent, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
-    model = scorer.activate(trained.version)
-    table = load_customers(snapshot_path, require_labels=False).subset(np.arange(ROWS))
-    matrix = model.matrix(table).copy()
-    rng = np.random.default_rng(3)
-    matrix[rng.random(matrix.shape) < 0.05] = np.nan  # unknown inputs must never be reasons
-    kinds = rng.choice(np.array(["price", "trust", None], dtype=object), ROWS).tolist()
+    scorer, matrix, kinds = scored
+    columns = scorer.model.layout.columns
     ids = [f"c{i}" for i in range(ROWS)]
-    reads = scorer.predict(matrix, kinds, as_of=AS_OF, customer_ids=ids)
+    reads = scorer.score(matrix, kinds, as_of=AS_OF).reads(ids)
     for i, read in enumerate(reads):
-        [alone] = scorer.predict(
-            matrix[i : i + 1], kinds[i : i + 1], as_of=AS_OF, customer_ids=ids[i : i + 1]
+        [alone] = scorer.score(matrix[i : i + 1], kinds[i : i + 1], as_of=AS_OF).reads(
+            ids[i : i + 1]
         )
         assert _rounded(read) == _rounded(alone)
         ScoreRead.model_validate(read)
         assert read["confidence"] == max(read["probabilities"].values())
         assert sum(read["probabilities"].values()) == pytest.approx(1.0)
         for reason in read["reasons_for"] + read["reasons_against"]:
-            column = model.layout.columns.index(reason["feature"])
-            assert not np.isnan(matrix[i, column])
+            assert not np.isnan(matrix[i, columns.index(reason["feature"])])
     assert len({r["next_action"]["code"] for r in reads}) > 3
     assert len({r["state"] for r in reads}) == 5
+
+
+def test_stored_documents_render_back_to_the_reads(
+    scored: tuple[Scorer, np.ndarray, list[Any]],
+) -> None:
+    scorer, matrix, kinds = scored
+    scores: Scores = scorer.score(matrix, kinds, as_of=AS_OF)
+    ids = [f"c{i}" for i in range(ROWS)]
+    reads = scores.reads(ids)
+    documents = scores.documents()
+    for customer_id, read, document in zip(ids, reads, documents, strict=True):
+        stored = orjson.loads(orjson.dumps(document))  # as the database gives it back
+        assert stored == orjson.loads(orjson.dumps(document_of(read)))
+        rendered = render(
+            stored,
+            customer_id=customer_id,
+            state=read["state"],
+            confidence=read["confidence"],
+            model_version=read["model_version"],
+        )
+        assert rendered == orjson.loads(orjson.dumps(read))
+        assert stored_action(stored) == read["next_action"]
+        assert len(orjson.dumps(document)) < len(orjson.dumps(read)) * 0.6
+
+
+def test_documents_stored_before_the_compact_form_render_as_they_are(
+    scored: tuple[Scorer, np.ndarray, list[Any]],
+) -> None:
+    scorer, matrix, kinds = scored
+    [read] = scorer.score(matrix[:1], kinds[:1], as_of=AS_OF).reads(["old"])
+    rendered = render(read, customer_id="old", state="x", confidence=0.0, model_version="y")
+    assert rendered is read
+    assert stored_action(read) == read["next_action"]
+    assert stored_action(None) == {}
