@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_ops import db_app, deliver, import_app, keys_app, rescore, serve
+from app.cli_ops import db_app, deliver, import_app, keys_app, serve
+from app.cli_rescore import rescore
 from training.errors import DataError, ModelError
 from training.features import to_utc
 

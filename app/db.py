@@ -77,6 +77,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MiB of pages rather than 2: the nightly run reads and rewrites every customer.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
-from sqlalchemy import Select, column, select, table
+from sqlalchemy import ColumnElement, Select, Text, cast, column, func, select, table
 from sqlalchemy.orm import Session
 
 from app.jobs.runs import Shard
@@ -65,25 +65,41 @@ class Chunk:
         return len(self.ids)
 
 
-def next_chunk(
-    session: Session,
-    *,
-    after: str,
-    size: int,
-    shard: Shard,
-    as_of: datetime,
-    with_extras: bool,
-) -> Chunk | None:
-    """The next `size` customers of `shard` after `after` in id order (None when done)."""
+@dataclass(frozen=True)
+class Span:
+    """Where a chunk lies: the customers of `shard` with `after < customer_id <= last`."""
+
+    after: str
+    last: str
+    shard: Shard
+
+
+def next_span(session: Session, *, after: str, size: int, shard: Shard) -> Span | None:
+    """The span of the next `size` customers of `shard` after `after` (None when done).
+
+    Only ids are read, from the primary key's index where the database can: the process
+    that walks the table stays light, and whoever reads the span does the heavy reading.
+    """
     c = _CUSTOMER.c
-    query = _columns(with_extras).where(c.customer_id > after)
+    ids = select(c.customer_id).where(c.customer_id > after)
     if shard.count > 1:
-        query = query.where(c.shard_key % shard.count == shard.index)
-    rows = session.execute(query.order_by(c.customer_id).limit(size)).all()
+        ids = ids.where(c.shard_key % shard.count == shard.index)
+    chunk = ids.order_by(c.customer_id).limit(size).subquery()
+    last = session.scalar(select(func.max(chunk.c.customer_id)))
+    return None if last is None else Span(after, str(last), shard)
+
+
+def read_span(session: Session, span: Span, *, as_of: datetime, with_extras: bool) -> Chunk | None:
+    """The customers of `span` with their inputs as of `as_of` (None if all went meanwhile)."""
+    c = _CUSTOMER.c
+    query = _columns(with_extras).where(c.customer_id > span.after, c.customer_id <= span.last)
+    if span.shard.count > 1:
+        query = query.where(c.shard_key % span.shard.count == span.shard.index)
+    rows = session.execute(query.order_by(c.customer_id)).all()
     if not rows:
         return None
-    last = rows[-1][0]
-    events = _events(session, _EVENT.c.customer_id > after, _EVENT.c.customer_id <= last)
+    e = _EVENT.c
+    events = _events(session, e.customer_id > span.after, e.customer_id <= span.last)
     return _chunk(rows, events, as_of, with_extras)
 
 
@@ -101,8 +117,11 @@ def reread(
 
 
 def _columns(with_extras: bool) -> Select[Any]:
-    names = _READ + (("extras",) if with_extras else ())
-    return select(*(_CUSTOMER.c[name] for name in names))
+    columns: list[ColumnElement[Any]] = [_CUSTOMER.c[name] for name in _READ]
+    if with_extras:
+        # As text, parsed by orjson: psycopg's JSON loader goes through the standard library.
+        columns.append(cast(_CUSTOMER.c.extras, Text).label("extras"))
+    return select(*columns)
 
 
 def _events(session: Session, *where: Any) -> pd.DataFrame:
@@ -158,9 +177,8 @@ def stored_inputs(
     return pd.DataFrame(values, index=index)[list(RAW_INPUTS)]
 
 
-def _json(value: Any) -> dict[str, Any]:
-    """SQLite hands JSON back as text, psycopg as the parsed object."""
+def _json(value: str | None) -> dict[str, Any]:
     if value is None:
         return {}
-    parsed = orjson.loads(value) if isinstance(value, str) else value
+    parsed = orjson.loads(value)
     return parsed if isinstance(parsed, dict) else {}

@@ -11,22 +11,21 @@ older view.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
 from app.jobs import runs
-from app.jobs.chunks import Chunk, next_chunk, reread
+from app.jobs.chunks import Span, next_span, reread
 from app.jobs.runs import Claim, Shard, Transitions
+from app.jobs.scoring import PoolScoring, Scoring, score_chunk
 from app.jobs.writes import Scored, write_chunk
 from app.scoring.scorer import Scorer, Serving
-from training.design import design_array
-from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix, raw_values
 
 RETRIES = 3
 """Times a chunk reads again customers that webhooks keep changing, before giving up."""
@@ -48,17 +47,19 @@ def rescore_all(
     scorer: Scorer,
     *,
     as_of: datetime | None = None,
-    chunk_size: int = 5000,
+    chunk_size: int = 10_000,
     dry_run: bool = False,
     run: str | None = None,
     shard: Shard | None = None,
     resume: str | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    workers: int = 0,
 ) -> RunSummary:
     """Rescore every customer of `shard` (default: all) as of `as_of` (default now).
 
     `run` names a run for its shards to join; `resume` continues a run whose process died,
-    after its last committed chunk and as of its own time. Conflict if another run holds
+    after its last committed chunk and as of its own time. `workers` processes score the
+    chunks while this one reads and writes (see `_run`). Conflict if another run holds
     the lock.
     """
     serving = scorer.serving  # one model for the whole run
@@ -72,7 +73,7 @@ def rescore_all(
         resume=resume is not None,
     )
     try:
-        _run(sessions, scorer, serving, claim, chunk_size, on_chunk)
+        _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers)
     except BaseException as exc:
         runs.finish(sessions, claim, status="failed", error=str(exc)[:500] or type(exc).__name__)
         raise
@@ -87,38 +88,47 @@ def _run(
     claim: Claim,
     size: int,
     on_chunk: Callable[[int], None] | None,
+    workers: int,
 ) -> None:
-    """Read and score chunk k+1 while a second thread writes chunk k.
+    """Walk the customers chunk by chunk; with `workers`, chunks are read and scored in that
+    many processes while this one finds the next ones and writes the last (`scoring.py`).
 
-    The database does its share of the work (and sqlite3 and psycopg release the GIL while
-    it does), so the two overlap on two cores. Chunks are written one at a time and in
-    order, each with its cursor, so a crash leaves the same state as without the overlap:
-    every committed chunk and the cursor after the last.
+    Chunks are written one at a time and in order, each with its cursor, so a crash leaves
+    the same state with workers or without: every committed chunk and the cursor after the
+    last; chunks read ahead are read again on resume.
     """
-    layout = serving.model.layout
-    with_extras = bool(layout.extra_numeric or layout.extra_categorical)
+    scoring = (
+        PoolScoring(sessions, scorer, serving, workers=workers, database_url=_url(sessions))
+        if workers
+        else Scoring(sessions, scorer, serving)
+    )
     cursor = claim.cursor
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescore-write") as writer:
-        writing: Future[None] | None = None
+    in_flight: deque[tuple[Span, Future[Scored]]] = deque()
+    walked = False
+    try:
         while True:
-            with sessions() as session:
-                chunk = next_chunk(
-                    session,
-                    after=cursor,
-                    size=size,
-                    shard=claim.shard,
-                    as_of=claim.as_of,
-                    with_extras=with_extras,
-                )
-            scored = None if chunk is None else score_chunk(scorer, serving, chunk, claim.as_of)
-            if writing is not None:
-                writing.result()  # the previous chunk is stored (or its error raised here)
-                if on_chunk is not None:
-                    on_chunk(claim.rows)
-            if scored is None:
+            while not walked and len(in_flight) < scoring.depth:
+                with sessions() as session:
+                    span = next_span(session, after=cursor, size=size, shard=claim.shard)
+                if span is None:
+                    walked = True
+                else:
+                    cursor = span.last
+                    in_flight.append((span, scoring.submit(span, claim.as_of)))
+            if not in_flight:
                 return
-            cursor = scored.ids[-1]
-            writing = writer.submit(_store, sessions, scorer, serving, claim, scored, with_extras)
+            span, scoring_done = in_flight.popleft()
+            _store(sessions, scorer, serving, claim, span, scoring_done.result())
+            if on_chunk is not None:
+                on_chunk(claim.rows)
+    finally:
+        scoring.close()
+
+
+def _url(sessions: Callable[[], Session]) -> str:
+    """The database the run's sessions use, for worker processes to connect to."""
+    with sessions() as session:
+        return session.get_bind().engine.url.render_as_string(hide_password=False)
 
 
 def _store(
@@ -126,31 +136,32 @@ def _store(
     scorer: Scorer,
     serving: Serving,
     claim: Claim,
+    span: Span,
     scored: Scored,
-    with_extras: bool,
 ) -> None:
     """Write a scored chunk with the shard's cursor and counts in one transaction."""
-    last, rows = scored.ids[-1], claim.rows + len(scored)
+    rows = claim.rows + len(scored)
     with sessions() as session:
         if not claim.dry_run:
-            scored = _write(session, scorer, serving, scored, claim.as_of, with_extras)
+            runs.hold(session, claim)
+            scored = _write(session, scorer, serving, scored, claim.as_of)
         transitions = {old: dict(row) for old, row in claim.transitions.items()}
         changes = 0
-        for old, read in zip(scored.old_states, scored.reads, strict=True):
+        for old, new in zip(scored.old_states, scored.states, strict=True):
             if old is not None:
-                transitions[old][read["state"]] += 1
-                changes += old != read["state"]
+                transitions[old][new] += 1
+                changes += old != new
         if not claim.dry_run:
             runs.save_progress(
                 session,
                 claim,
-                cursor=last,
+                cursor=span.last,
                 rows=rows,
                 changes=claim.changes + changes,
                 transitions=transitions,
             )
             session.commit()  # the chunk and the shard's cursor, atomically
-    claim.cursor, claim.rows = last, rows
+    claim.cursor, claim.rows = span.last, rows
     claim.changes += changes
     claim.transitions = transitions
 
@@ -161,9 +172,10 @@ def _write(
     serving: Serving,
     scored: Scored,
     as_of: datetime,
-    with_extras: bool,
 ) -> Scored:
     """Write the chunk; customers changed meanwhile are read and scored again."""
+    layout = serving.model.layout
+    with_extras = bool(layout.extra_numeric or layout.extra_categorical)
     done: Scored | None = None
     pending = scored
     version = serving.model.version
@@ -183,27 +195,3 @@ def _write(
             return done
         pending = score_chunk(scorer, serving, fresh, as_of)
     raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime) -> Scored:
-    """Score a chunk in one model call; the columns its write needs."""
-    layout = serving.model.layout
-    extras = {
-        name: [e.get(name) for e in chunk.extras]
-        for name in layout.extra_numeric + layout.extra_categorical
-    }
-    core = feature_matrix(raw_values(chunk.raw), epoch_seconds_of(as_of))
-    matrix = design_array(core, extras, layout)
-    reads = scorer.predict(
-        matrix, chunk.kinds, as_of=as_of, customer_ids=chunk.ids, serving=serving
-    )
-    counts = chunk.raw[list(RAW_COUNT_INPUTS)].to_numpy(np.float64)
-    stored = np.nan_to_num(counts).astype(np.int64).astype(object)
-    stored[np.isnan(counts)] = None
-    return Scored(
-        ids=chunk.ids,
-        versions=chunk.versions.tolist(),
-        old_states=chunk.states,
-        counts=[tuple(row) for row in stored.tolist()],
-        reads=reads,
-    )

@@ -152,6 +152,16 @@ def claim(
         )
 
 
+def hold(session: Session, claim: Claim) -> None:
+    """Check, in the chunk's transaction, that this process still owns its shard.
+
+    Being a write, it also takes SQLite's write lock for the rest of the transaction, so
+    nothing changes between the chunk's reading of row versions and its update.
+    Conflict if another process has taken the shard over.
+    """
+    _owned(session, claim, {"owner": claim.owner})
+
+
 def save_progress(
     session: Session,
     claim: Claim,
@@ -165,6 +175,19 @@ def save_progress(
 
     Conflict if another process has taken the shard over: the caller rolls back the chunk.
     """
+    _owned(
+        session,
+        claim,
+        {
+            "cursor": cursor,
+            "rows_scored": rows,
+            "state_changes": changes,
+            "transitions": transitions,
+        },
+    )
+
+
+def _owned(session: Session, claim: Claim, values: dict[str, Any]) -> None:
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(ScoringRunShard)
         .where(
@@ -172,7 +195,7 @@ def save_progress(
             ScoringRunShard.shard == claim.shard.index,
             ScoringRunShard.owner == claim.owner,
         )
-        .values(cursor=cursor, rows_scored=rows, state_changes=changes, transitions=transitions)
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount == 0:

@@ -1,33 +1,50 @@
-"""Write a scored chunk in bulk: stage the rows, then one set-based update of the customers.
+"""Write a scored chunk in bulk, never over a customer that changed since it was read.
 
-PostgreSQL fills the staging table with COPY, SQLite with one executemany; both then run
-the same `UPDATE customer ... FROM stage` guarded by each customer's row version, so a
-customer a webhook rescored since the chunk was read is left alone (and reported, for the
-caller to read again). History and outbox rows are written only for the customers updated.
+Each customer's update is guarded by the row version it was read with, so a customer a
+webhook rescored meanwhile is left alone (and reported, for the caller to read again).
+PostgreSQL: COPY into a staging table, then one set-based UPDATE. SQLite: one executemany
+UPDATE through the primary key. History and outbox rows go only with the customers updated.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, insert, text
+from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
+from app.scoring.scores import render
 from app.scoring.service import state_change_payload
-from app.tables import CustomerScore, Notification
 from training.features import RAW_COUNT_INPUTS
 
 STAGE = "rescore_stage"
 _STAGED = ("customer_id", "row_version", *RAW_COUNT_INPUTS, "state", "confidence", "action_code")
-_HISTORY = cast(Table, CustomerScore.__table__)
-_OUTBOX = cast(Table, Notification.__table__)
-_SQL_TYPES = {"customer_id": "VARCHAR(128)", "state": "VARCHAR(16)", "action_code": "VARCHAR(64)"}
+_UPDATED = _STAGED[2:]
+_SQL_TYPES = {
+    "customer_id": "VARCHAR(128)",
+    "state": "VARCHAR(16)",
+    "confidence": "FLOAT",
+    "action_code": "VARCHAR(64)",
+}
+_CUSTOMER = table("customer", column("customer_id"), column("row_version"))
+_HISTORY_COLUMNS = (
+    "customer_id",
+    "scored_at",
+    "as_of",
+    "previous_state",
+    "state",
+    "confidence",
+    "probabilities",
+    "model_version",
+    "action_code",
+    "source",
+)
 
 
 @dataclass
@@ -42,132 +59,219 @@ class Scored:
     old_states: list[str | None]
     counts: list[tuple[int | None, ...]]
     """Each customer's `RAW_COUNT_INPUTS`, as stored."""
-    reads: list[dict[str, Any]]
-    """The API's view of each score (`ScoreRead`), stored as the customer's latest score."""
+    states: list[str]
+    confidence: list[float]
+    action_codes: list[str]
+    documents: list[str]
+    """What the database keeps of each score (`Scores.documents`), as JSON text."""
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def empty(cls) -> Scored:
+        """No customers (a chunk whose customers all went before it was read)."""
+        return cls(**{f.name: [] for f in fields(cls)})
+
     def take(self, rows: Sequence[int]) -> Scored:
         """The customers at positions `rows`."""
-        return Scored(
-            ids=[self.ids[i] for i in rows],
-            versions=[self.versions[i] for i in rows],
-            old_states=[self.old_states[i] for i in rows],
-            counts=[self.counts[i] for i in rows],
-            reads=[self.reads[i] for i in rows],
-        )
+        columns = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Scored(**{name: [column[i] for i in rows] for name, column in columns.items()})
 
     def __add__(self, other: Scored) -> Scored:
         return Scored(
-            ids=self.ids + other.ids,
-            versions=self.versions + other.versions,
-            old_states=self.old_states + other.old_states,
-            counts=self.counts + other.counts,
-            reads=self.reads + other.reads,
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
         )
 
 
 def write_chunk(session: Session, rows: Scored, *, as_of: datetime, model_version: str) -> set[str]:
-    """Store the rows whose customers did not change since they were read; return their ids."""
+    """Store the rows whose customers did not change since they were read; return their ids.
+
+    On SQLite the caller's transaction must already hold the write lock (any write takes
+    it): the row versions are read first and must not change before the update.
+    """
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    _stage(session, rows, postgres=dialect == "postgresql")
-    sets = ", ".join(f"{name} = s.{name}" for name in (*RAW_COUNT_INPUTS, *_STAGED[-3:]))
+    if session.get_bind().dialect.name == "postgresql":
+        written = _update_postgres(session, rows, as_of=as_of, version=model_version)
+    else:
+        written = _update_sqlite(session, rows, as_of=as_of, version=model_version)
+    moved = [
+        i
+        for i, (customer_id, old, state) in enumerate(
+            zip(rows.ids, rows.old_states, rows.states, strict=True)
+        )
+        if old != state and customer_id in written
+    ]
+    if moved:
+        _history(session, rows.take(moved), as_of=as_of, model_version=model_version)
+    return written
+
+
+def _values(rows: Scored) -> list[tuple[Any, ...]]:
+    """Each customer's `_STAGED` columns, then its score document."""
+    return [
+        (customer_id, version, *counts, state, confidence, code, document)
+        for customer_id, version, counts, state, confidence, code, document in zip(
+            rows.ids,
+            rows.versions,
+            rows.counts,
+            rows.states,
+            rows.confidence,
+            rows.action_codes,
+            rows.documents,
+            strict=True,
+        )
+    ]
+
+
+def _update_postgres(session: Session, rows: Scored, *, as_of: datetime, version: str) -> set[str]:
+    """COPY into a staging table, then one set-based UPDATE guarded by the row versions."""
+    columns = ", ".join(f"{n} {_SQL_TYPES.get(n, 'INTEGER')}" for n in _STAGED)
+    session.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns}, latest_score JSON)"
+            " ON COMMIT DELETE ROWS"
+        )
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    names = ", ".join((*_STAGED, "latest_score"))
+    with raw.cursor() as cursor, cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
+        for value in _values(rows):
+            copy.write_row(value)
+    sets = ", ".join(f"{name} = s.{name}" for name in _UPDATED)
+    # The key range keeps the join to the chunk's customers: for a stage without statistics
+    # the planner otherwise hashes the whole customer table, once per chunk.
     update = text(
         f"UPDATE customer SET {sets}, latest_score = s.latest_score, inputs_as_of = :as_of,"
         " scored_at = :as_of, model_version = :version, row_version = customer.row_version + 1"
         f" FROM {STAGE} AS s WHERE customer.customer_id = s.customer_id"
-        " AND customer.row_version = s.row_version RETURNING customer.customer_id"
-    ).bindparams(bindparam("as_of", type_=UTCDateTime()), bindparam("version"))
-    written = set(session.scalars(update, {"as_of": as_of, "version": model_version}))
-    moved = [
+        " AND customer.row_version = s.row_version"
+        " AND customer.customer_id BETWEEN :first AND :last RETURNING customer.customer_id"
+    ).bindparams(bindparam("as_of", type_=UTCDateTime()))
+    bounds = {"first": min(rows.ids), "last": max(rows.ids)}
+    return set(session.scalars(update, {"as_of": as_of, "version": version, **bounds}))
+
+
+def _update_sqlite(session: Session, rows: Scored, *, as_of: datetime, version: str) -> set[str]:
+    """Read the row versions, then one executemany UPDATE of the customers still unchanged.
+
+    SQLite's UPDATE ... FROM a staging table took three times as long as updating row by
+    row through the primary key.
+    """
+    c = _CUSTOMER.c
+    bounds = c.customer_id.between(min(rows.ids), max(rows.ids))
+    current = dict(session.execute(select(c.customer_id, c.row_version).where(bounds)).all())
+    fresh = [
         i
-        for i, (customer_id, old, read) in enumerate(
-            zip(rows.ids, rows.old_states, rows.reads, strict=True)
-        )
-        if old != read["state"] and customer_id in written
+        for i, (customer_id, seen) in enumerate(zip(rows.ids, rows.versions, strict=True))
+        if current.get(customer_id) == seen
     ]
-    if moved:
-        _history(session, rows.take(moved), as_of=as_of)
-    return written
-
-
-def _stage(session: Session, rows: Scored, *, postgres: bool) -> None:
-    types = [_SQL_TYPES.get(n, "FLOAT" if n == "confidence" else "INTEGER") for n in _STAGED]
-    columns = ", ".join(f"{n} {t}" for n, t in zip(_STAGED, types, strict=True))
-    document = "JSON" if postgres else "TEXT"
-    keep = " ON COMMIT DELETE ROWS" if postgres else ""
-    session.execute(
-        text(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns}, latest_score {document}){keep}")
-    )
-    dumps = orjson.dumps
-    values = [
-        (
-            customer_id,
-            version,
-            *counts,
-            read["state"],
-            read["confidence"],
-            read["next_action"]["code"],
-            dumps(read).decode(),
-        )
-        for customer_id, version, counts, read in zip(
-            rows.ids, rows.versions, rows.counts, rows.reads, strict=True
-        )
-    ]
+    when = _stored_time(session, as_of)
+    unchanged = rows if len(fresh) == len(rows) else rows.take(fresh)
+    params = [(*value[2:], when, when, version, value[0], value[1]) for value in _values(unchanged)]
+    sets = ", ".join(f"{name} = ?" for name in (*_UPDATED, "latest_score"))
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    if postgres:
-        names = ", ".join((*_STAGED, "latest_score"))
-        with raw.cursor() as cursor, cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
-            for value in values:
-                copy.write_row(value)
-    else:
-        cursor = raw.cursor()
-        cursor.execute(f"DELETE FROM {STAGE}")
-        marks = ", ".join("?" * (len(_STAGED) + 1))
-        cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", values)
-        cursor.close()
-
-
-def _history(session: Session, moved: Scored, *, as_of: datetime) -> None:
-    """A history row for every state change and, for customers scored before, a notification."""
-    # Core inserts on the tables: the ORM's bulk path costs more than the rows themselves.
-    session.execute(
-        insert(_HISTORY),
-        [
-            {
-                "customer_id": customer_id,
-                "scored_at": as_of,
-                "as_of": as_of,
-                "previous_state": old,
-                "state": read["state"],
-                "confidence": read["confidence"],
-                "probabilities": read["probabilities"],
-                "model_version": read["model_version"],
-                "action_code": read["next_action"]["code"],
-                "source": "rescore",
-            }
-            for customer_id, old, read in zip(moved.ids, moved.old_states, moved.reads, strict=True)
-        ],
+    cursor = raw.cursor()
+    cursor.executemany(
+        f"UPDATE customer SET {sets}, inputs_as_of = ?, scored_at = ?, model_version = ?,"
+        " row_version = row_version + 1 WHERE customer_id = ? AND row_version = ?",
+        params,
     )
-    told = [
-        (customer_id, old, read)
-        for customer_id, old, read in zip(moved.ids, moved.old_states, moved.reads, strict=True)
-        if old is not None
-    ]
-    if told:
-        session.execute(
-            insert(_OUTBOX),
-            [
-                {
-                    "notification_id": f"msg_{uuid.uuid4().hex}",
-                    "customer_id": customer_id,
-                    "created_at": as_of,
-                    "payload": state_change_payload(customer_id, old, read),
-                }
-                for customer_id, old, read in told
-            ],
+    updated = cursor.rowcount
+    cursor.close()
+    if updated != len(params):
+        raise RuntimeError("a customer changed during its chunk's write: no write lock was held")
+    return {rows.ids[i] for i in fresh}
+
+
+def _stored_time(session: Session, value: datetime) -> Any:
+    """`value` as SQLAlchemy binds it for this database, so raw and ORM writes agree."""
+    dialect = session.get_bind().dialect
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    return value if process is None else process(value)
+
+
+def _history(session: Session, moved: Scored, *, as_of: datetime, model_version: str) -> None:
+    """A history row for every state change and, for customers scored before, a notification."""
+    reads = [
+        render(
+            orjson.loads(document),
+            customer_id=customer_id,
+            state=state,
+            confidence=confidence,
+            model_version=model_version,
         )
+        for customer_id, state, confidence, document in zip(
+            moved.ids, moved.states, moved.confidence, moved.documents, strict=True
+        )
+    ]
+    when = _stored_time(session, as_of)
+    _insert_many(
+        session,
+        "customer_score",
+        _HISTORY_COLUMNS,
+        [
+            (
+                read["customer_id"],
+                when,
+                when,
+                old,
+                read["state"],
+                read["confidence"],
+                orjson.dumps(read["probabilities"]).decode(),
+                model_version,
+                read["next_action"]["code"],
+                "rescore",
+            )
+            for old, read in zip(moved.old_states, reads, strict=True)
+        ],
+        json=("probabilities",),
+    )
+    _insert_many(
+        session,
+        "notification",
+        ("notification_id", "customer_id", "created_at", "payload"),
+        [
+            (
+                f"msg_{uuid.uuid4().hex}",
+                read["customer_id"],
+                when,
+                orjson.dumps(state_change_payload(read["customer_id"], old, read)).decode(),
+            )
+            for old, read in zip(moved.old_states, reads, strict=True)
+            if old is not None
+        ],
+        json=("payload",),
+    )
+
+
+def _insert_many(
+    session: Session,
+    table_name: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    *,
+    json: tuple[str, ...],
+) -> None:
+    """One executemany on the driver: SQLAlchemy's bound-parameter processing (a JSON
+    encoder and a time conversion per value) cost more than the database's inserts.
+
+    Times come in as `_stored_time` gives them; `json` names the columns given as JSON text.
+    """
+    if not rows:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    marks = ", ".join(f"{mark}::json" if postgres and c in json else mark for c in columns)
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
+    finally:
+        cursor.close()

@@ -38,31 +38,38 @@ def runtime_of(client: TestClient) -> Runtime:
     return runtime
 
 
-def before_predict(
+def before_scoring(
     monkeypatch: pytest.MonkeyPatch, runtime: Runtime, action: Callable[[int], None]
 ) -> list[int]:
     """Call `action(n)` before the scorer's n-th model call (from 1); return the rows scored
     by each call, so a test can tell what the run read again."""
-    original = runtime.scorer.predict
+    original = runtime.scorer.score
     calls: list[int] = []
 
-    def predict(matrix: Any, *args: Any, **kwargs: Any) -> Any:
+    def score(matrix: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(len(matrix))
         action(len(calls))
         return original(matrix, *args, **kwargs)
 
-    monkeypatch.setattr(runtime.scorer, "predict", predict)
+    monkeypatch.setattr(runtime.scorer, "score", score)
     return calls
 
 
+@pytest.mark.parametrize("workers", [0, 1], ids=["here", "in-a-worker"])
 def test_rescore_scores_everyone_once_and_decays_silent_customers(
-    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    db: Session,
+    workers: int,
 ) -> None:
     seed(client, score_key, simulation, 300)
     runtime = runtime_of(client)
     later = simulation.as_of.to_pydatetime() + timedelta(days=75)
     before = {c.customer_id: c.state for c in db.scalars(select(Customer))}
-    summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later, chunk_size=70)
+    summary = rescore_all(
+        runtime.sessions, runtime.scorer, as_of=later, chunk_size=70, workers=workers
+    )
     assert summary.rows == 300
     assert sum(sum(row.values()) for row in summary.transitions.values()) == 300
     db.expire_all()
@@ -130,7 +137,7 @@ def test_a_webhook_update_during_the_run_is_not_overwritten(
                 )
                 other.commit()
 
-    calls = before_predict(monkeypatch, runtime, a_webhook_writes)
+    calls = before_scoring(monkeypatch, runtime, a_webhook_writes)
     later = simulation.as_of.to_pydatetime() + timedelta(days=10)
     summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later)
     assert calls == [20, 1]  # only the customer changed meanwhile was read and scored again

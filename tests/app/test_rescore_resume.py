@@ -72,8 +72,14 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
                 break
             time.sleep(0.01)
     finally:
+        workers = _children(process.pid)  # the scoring worker processes
         process.kill()  # SIGKILL: no cleanup, the lock stays, the run stays "running"
         process.wait(timeout=10)
+    assert workers, "the CLI scores in a worker process by default"
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "orphaned workers"
     assert part is not None
     db.expire_all()
     run = db.get(ScoringRun, part.run_id)
@@ -100,3 +106,11 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
         .having(func.count() > 1)
     )
     assert db.execute(per_customer).all() == []
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids of `pid`'s children (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found

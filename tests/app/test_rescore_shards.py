@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -26,7 +27,8 @@ from app.tables import (
     ScoringRunShard,
     shard_key,
 )
-from tests.app.test_rescore import before_predict, runtime_of, seed
+from tests.app.test_rescore import before_scoring, runtime_of, seed
+from training.features import STATES
 from training.simulation import Simulation
 
 CUSTOMERS = 240
@@ -46,7 +48,7 @@ def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
     seed(client, score_key, simulation, CUSTOMERS)
     runtime = runtime_of(client)
     as_of = later(simulation)
-    scored = before_predict(monkeypatch, runtime, lambda _: None)
+    scored = before_scoring(monkeypatch, runtime, lambda _: None)
     summaries: list[RunSummary] = []
     errors: list[BaseException] = []
 
@@ -146,7 +148,7 @@ def test_a_failed_shard_fails_the_run_and_can_be_resumed(
         if call == 2:
             raise RuntimeError("the model server fell over")
 
-    before_predict(monkeypatch, runtime, fail_on_the_second_chunk)
+    before_scoring(monkeypatch, runtime, fail_on_the_second_chunk)
     with pytest.raises(RuntimeError):
         rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=25)
     run = db.scalars(select(ScoringRun)).one()
@@ -177,7 +179,7 @@ def test_a_process_whose_shard_was_taken_over_writes_nothing_more(
                 other.execute(update(ScoringRunShard).values(owner="someone-else"))
                 other.commit()
 
-    before_predict(monkeypatch, runtime, taken_over_after_the_first_chunk)
+    before_scoring(monkeypatch, runtime, taken_over_after_the_first_chunk)
     with pytest.raises(Conflict, match="taken over"):
         rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=10)
     db.expire_all()
@@ -207,10 +209,13 @@ def test_state_changes_write_history_and_outbox_with_the_score(
         customer = after[note.customer_id]
         assert note.payload["old_state"] == before[note.customer_id]
         assert note.payload["new_state"] == customer.state
+        assert note.payload["reasons_for"]
+        assert all(r["text"] for r in note.payload["reasons_for"])  # rendered in full
     for customer in after.values():
-        assert customer.latest_score is not None
-        assert customer.latest_score["state"] == customer.state
-        assert customer.latest_score["next_action"]["code"] == customer.action_code
+        document = customer.latest_score  # the compact stored form
+        assert document is not None
+        assert STATES[int(np.argmax(document["p"]))] == customer.state
+        assert document["action"]["code"] == customer.action_code
 
 
 @pytest.mark.parametrize(

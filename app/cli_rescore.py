@@ -1,0 +1,149 @@
+"""`dealnode rescore`: the nightly rescoring, for cron, Kubernetes and people at a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.jobs.runs import Shard, Transitions
+    from app.runtime import Runtime
+
+console = Console()
+
+
+def rescore(
+    as_of: Annotated[
+        str | None, typer.Option(help="Rescore as of this time (UTC); default now.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Customers per transaction.")] = 10_000,
+    dry_run: Annotated[bool, typer.Option(help="Score and report, write no scores.")] = False,
+    break_lock: Annotated[bool, typer.Option(help="Remove a dead run's lock and exit.")] = False,
+    resume: Annotated[str | None, typer.Option(help="Finish run RUN after a crash.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model version; default: promoted.")] = None,
+    shard: Annotated[
+        str | None, typer.Option(help="Score part I of N (e.g. 0/3) of run --run; default all.")
+    ] = None,
+    run_name: Annotated[
+        str | None,
+        typer.Option("--run", help="Name the run, so the processes of its shards join it."),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Processes that read and score chunks while this one writes; 0: none."
+        ),
+    ] = 1,
+) -> None:
+    """Rescore every customer as of now (scores decay without events): the nightly job."""
+    import gc
+    import sys
+
+    from app.errors import AppError, InvalidInput
+    from app.jobs import rescore as job
+    from app.jobs import runs
+    from app.main import build_runtime
+    from app.metrics import Metrics
+    from training.errors import ModelError
+    from training.features import to_utc
+
+    runtime = build_runtime(get_settings(), Metrics())
+    try:
+        if break_lock:
+            owner = runs.break_lock(runtime.sessions)
+            console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
+            return
+        if model is not None:
+            runtime.scorer.activate(model)  # ModelError names a missing or unusable version
+        if not runtime.scorer.loaded:
+            raise ModelError("no model is loaded: train and promote one first")
+        when = None if as_of is None else to_utc(as_of).to_pydatetime()
+        part = runs.Shard() if shard is None else runs.Shard.parse(shard)
+        # What is loaded now lives as long as the process: keep the garbage collector from
+        # walking it again and again while a million customers' scores come and go.
+        gc.freeze()
+
+        def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
+            return job.rescore_all(
+                runtime.sessions,
+                runtime.scorer,
+                as_of=when,
+                chunk_size=chunk_size,
+                dry_run=dry_run,
+                run=run_name,
+                shard=part,
+                resume=resume,
+                on_chunk=on_chunk,
+                workers=workers,
+            )
+
+        if sys.stderr.isatty():
+            with _progress_bar(runtime, part) as advance:
+                summary = run(advance)
+        else:  # cron, Kubernetes: plain lines
+            summary = run(lambda rows: typer.echo(f"rescored {rows:,} customers", err=True))
+    except (AppError, ModelError, ValueError) as exc:
+        message = exc.message if isinstance(exc, AppError) else str(exc)
+        typer.echo(f"error: {message.splitlines()[0]}", err=True)
+        usage = isinstance(exc, InvalidInput) or not isinstance(exc, AppError)
+        raise typer.Exit(code=2 if usage else 1) from None
+    except Exception as exc:  # database gone and the like: one line, non-zero, for cron
+        typer.echo(
+            f"error: rescoring failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True
+        )
+        raise typer.Exit(code=1) from None
+    finally:
+        runtime.engine.dispose()
+    shard_note = f" shard {summary.shard}" if summary.shard.count > 1 else ""
+    _print_summary(
+        f"run {summary.run_id}{shard_note}", summary.rows, summary.changes, summary.transitions
+    )
+
+
+def _print_summary(title: str, rows: int, changes: int, transitions: Transitions) -> None:
+    from training.features import STATES
+
+    table = Table(
+        "from \\ to", *STATES, title=f"{title}: {rows:,} customers, {changes:,} state changes"
+    )
+    for old in STATES:
+        table.add_row(old, *(f"{transitions[old][new]:,}" for new in STATES))
+    console.print(table)
+
+
+@contextmanager
+def _progress_bar(runtime: Runtime, shard: Shard) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar with rows/s and ETA, for a person watching a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+    from sqlalchemy import func, select
+
+    from app.tables import Customer
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} rows/s")
+
+    count = select(func.count()).select_from(Customer)
+    if shard.count > 1:
+        count = count.where(Customer.shard_key % shard.count == shard.index)
+    with runtime.sessions() as session:
+        total = session.scalar(count) or 0
+    columns = (BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("rescoring", total=total)
+        yield lambda rows: bar.update(task, completed=rows)

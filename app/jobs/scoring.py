@@ -1,0 +1,172 @@
+"""Read and score the nightly run's chunks, here or in worker processes.
+
+Python runs one thread at a time and most of reading and scoring a chunk is Python, so a
+second core helps only through a second process. A worker is told where its chunk lies (a
+`Span` of ids), reads it with its own connection, scores it, and sends back what the write
+needs, the score documents already as JSON text: cheap to pass between processes. Writing,
+the cursor and the lock stay with the run's own process, so a crash or a resume behaves the
+same with workers or without.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import make_engine, make_sessionmaker
+from app.jobs.chunks import Chunk, Span, read_span
+from app.jobs.writes import Scored
+from app.scoring.actions import Playbook
+from app.scoring.scorer import Scorer, Serving
+from training.design import design_array
+from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix, raw_values
+
+
+def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime) -> Scored:
+    """Score a chunk in one model call; the columns its write needs."""
+    layout = serving.model.layout
+    extras = {
+        name: [e.get(name) for e in chunk.extras]
+        for name in layout.extra_numeric + layout.extra_categorical
+    }
+    core = feature_matrix(raw_values(chunk.raw), epoch_seconds_of(as_of))
+    matrix = design_array(core, extras, layout)
+    scores = scorer.score(matrix, chunk.kinds, as_of=as_of, serving=serving)
+    counts = chunk.raw[list(RAW_COUNT_INPUTS)].to_numpy(np.float64)
+    stored = np.nan_to_num(counts).astype(np.int64).astype(object)
+    stored[np.isnan(counts)] = None
+    dumps = orjson.dumps
+    return Scored(
+        ids=chunk.ids,
+        versions=chunk.versions.tolist(),
+        old_states=chunk.states,
+        counts=[tuple(row) for row in stored.tolist()],
+        states=scores.states,
+        confidence=scores.confidence,
+        action_codes=[action["code"] for action in scores.actions],
+        documents=[dumps(document).decode() for document in scores.documents()],
+    )
+
+
+class Scoring:
+    """Reads and scores chunks in this process: each future is done when `submit` returns."""
+
+    depth = 1
+    """Chunks worth having in flight at once."""
+
+    def __init__(self, sessions: Callable[[], Session], scorer: Scorer, serving: Serving) -> None:
+        self.sessions = sessions
+        self.scorer = scorer
+        self.serving = serving
+
+    def submit(self, span: Span, as_of: datetime) -> Future[Scored]:
+        """Read and score the chunk at `span`; its result, or its error, is in the future."""
+        future: Future[Scored] = Future()
+        try:
+            future.set_result(
+                _read_and_score(self.sessions, self.scorer, self.serving, span, as_of)
+            )
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        """Release the workers (none here)."""
+
+
+class PoolScoring(Scoring):
+    """Reads and scores chunks in `workers` processes, each with its own model and connection."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        scorer: Scorer,
+        serving: Serving,
+        *,
+        workers: int,
+        database_url: str,
+    ) -> None:
+        super().__init__(sessions, scorer, serving)
+        self.depth = workers + 1  # one more than the workers: none waits while one is written
+        # "spawn": a forked child would inherit OpenMP's threads in an unusable state.
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(
+                database_url,
+                scorer.models_dir,
+                scorer.playbook,
+                scorer.low_confidence,
+                serving.model.version,
+            ),
+        )
+
+    def submit(self, span: Span, as_of: datetime) -> Future[Scored]:
+        return self.pool.submit(_read_and_score_in_worker, span, as_of)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read_and_score(
+    sessions: Callable[[], Session], scorer: Scorer, serving: Serving, span: Span, as_of: datetime
+) -> Scored:
+    layout = serving.model.layout
+    with sessions() as session:
+        chunk = read_span(
+            session,
+            span,
+            as_of=as_of,
+            with_extras=bool(layout.extra_numeric or layout.extra_categorical),
+        )
+    return Scored.empty() if chunk is None else score_chunk(scorer, serving, chunk, as_of)
+
+
+class _Worker:
+    """What a worker process keeps between chunks: its scorer and its database sessions."""
+
+    scorer: Scorer
+    sessions: sessionmaker[Session]
+
+
+def _start_worker(
+    database_url: str, models_dir: Path, playbook: Playbook, low_confidence: float, version: str
+) -> None:
+    _exit_with_parent()
+    # One thread each: the run's own process needs a core for writing.
+    scorer = Scorer(models_dir, playbook, low_confidence=low_confidence, threads=1)
+    scorer.activate(version)
+    _Worker.scorer = scorer
+    _Worker.sessions = make_sessionmaker(make_engine(database_url))
+    gc.freeze()  # the model lives as long as the process; see the CLI
+
+
+def _read_and_score_in_worker(span: Span, as_of: datetime) -> Scored:
+    scorer = _Worker.scorer
+    return _read_and_score(_Worker.sessions, scorer, scorer.serving, span, as_of)
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the run's process dies, even by SIGKILL: a pool's workers
+    otherwise wait for work forever, holding a model's worth of memory each."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
