@@ -6,7 +6,8 @@ Seeds N simulated customers into SQLite and PostgreSQL as the previous night lef
 - the floor: read the inputs in one go (COPY on PostgreSQL, one SELECT on SQLite), build the
   features and call `Booster.predict`, write state and probabilities back in one go (COPY,
   or one executemany): no reasons, no actions, no history, no chunks;
-- `dealnode rescore` as a separate process, from start-up to exit, with its peak RSS.
+- `dealnode rescore` as a separate command, from start-up to exit, with the peak of the
+  resident memory of it and its scoring workers together (sampled every 50 ms).
 Targets (nightly-rescoring issue), 1,000,000 customers: end-to-end at least 0.4 x the
 floor's rows/s on each database; peak RSS at most 1.3 x the peak at 100,000.
 Run: `.venv/bin/python -m benchmarks.bench_rescore [--customers 100000 1000000] [--postgres URL]`.
@@ -55,6 +56,7 @@ _SEED_COLUMNS = (
     "created_at",
     "updated_at",
     "row_version",
+    "latest_score",
 )
 
 
@@ -70,13 +72,14 @@ class Measured:
     peak_rss_mib: float
 
 
-def customers(n: int, model: LoadedModel) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """N simulated customers as `customer` rows, in the state the model gives them."""
+def customers(n: int, models: Path) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """N simulated customers as `customer` rows, as the previous night's run left them."""
     from app.tables import shard_key
+    from training import registry
 
     snapshot = pd.read_parquet(snapshot_file(OUT, n))
     as_of = pd.Timestamp(snapshot["as_of"].iloc[0])
-    states = _predict(model, snapshot.copy(), as_of)["state"].to_numpy()
+    states = _predict(registry.load(models), snapshot.copy(), as_of)["state"].to_numpy()
     frame = snapshot[["customer_id", *RAW_INPUTS]].copy()
     for name in RAW_COUNT_INPUTS:
         frame[name] = frame[name].astype("Int64")
@@ -87,7 +90,27 @@ def customers(n: int, model: LoadedModel) -> tuple[pd.DataFrame, pd.Timestamp]:
     frame["created_at"] = as_of
     frame["updated_at"] = as_of
     frame["row_version"] = 1
+    frame["latest_score"] = previous_score(models, snapshot.iloc[:1], as_of)
     return frame[list(_SEED_COLUMNS)], as_of
+
+
+def previous_score(models: Path, first: pd.DataFrame, as_of: pd.Timestamp) -> str:
+    """A real stored score document, given to every customer: the night's write replaces it,
+    and what that costs depends on the document's size, not on whose it is."""
+    import orjson
+
+    from app.config import DEFAULT_PLAYBOOK
+    from app.scoring.actions import load_playbook
+    from app.scoring.scorer import Scorer, request_matrix
+
+    scorer = Scorer(models, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
+    model = scorer.activate()
+    row = first.iloc[0]
+    inputs = {name: None if pd.isna(row[name]) else row[name] for name in RAW_INPUTS}
+    inputs["extras"] = {"segment": row["segment"]}
+    matrix = request_matrix([inputs], as_of.to_pydatetime(), model.layout)
+    [document] = scorer.score(matrix, [None], as_of=as_of.to_pydatetime()).documents()
+    return orjson.dumps(document).decode()
 
 
 def seed_postgres(url: str, frame: pd.DataFrame) -> None:
@@ -180,7 +203,7 @@ def _floor_table() -> str:
     )
 
 
-def rescore(url: str, models: Path, as_of: pd.Timestamp, chunk_size: int) -> tuple[float, float]:
+def rescore(url: str, models: Path, as_of: pd.Timestamp, options: list[str]) -> tuple[float, float]:
     """Run `dealnode rescore` in its own process; wall seconds and peak RSS in MiB."""
     env = {
         **os.environ,
@@ -194,19 +217,37 @@ def rescore(url: str, models: Path, as_of: pd.Timestamp, chunk_size: int) -> tup
         "rescore",
         "--as-of",
         as_of.isoformat(),
-        "--chunk-size",
-        str(chunk_size),
+        *options,
     ]
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        _, status, usage = os.wait4(process.pid, 0)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss(process.pid))
+            time.sleep(0.05)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             log.seek(0)
             raise SystemExit(f"dealnode rescore failed:\n{log.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, peak / 1024
+
+
+def tree_rss(pid: int) -> int:
+    """Resident KiB of a process and all its descendants (its scoring workers), now."""
+    total, todo = 0, [pid]
+    while todo:
+        here = Path(f"/proc/{todo.pop()}")
+        try:
+            status = (here / "status").read_text()
+            total += next(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+            )
+            for task in (here / "task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue  # ended while we looked
+    return total
 
 
 def run_record(url: str) -> tuple[int, int]:
@@ -216,20 +257,24 @@ def run_record(url: str) -> tuple[int, int]:
     engine = make_engine(url)
     with engine.connect() as connection:
         rows, changes = connection.execute(
-            text("SELECT rows_scored, state_changes FROM scoring_run WHERE status = 'succeeded'")
+            text(
+                "SELECT rows_scored, state_changes FROM scoring_run WHERE status = 'succeeded'"
+                " ORDER BY started_at DESC LIMIT 1"
+            )
         ).one()
     engine.dispose()
     return int(rows), int(changes)
 
 
-def measure(database: str, url: str, models: Path, n: int, chunk_size: int, days: int) -> Measured:
+def measure(
+    database: str, url: str, models: Path, n: int, options: list[str], days: int
+) -> Measured:
     """Seed, floor, rescore for one database and size."""
     from app.migrate import upgrade
     from training import registry
 
     upgrade(url)
-    model = registry.load(models)
-    frame, seeded_at = customers(n, model)
+    frame, seeded_at = customers(n, models)
     with timed(f"seed {n:,} customers into {database}"):
         if database == "postgresql":
             seed_postgres(url, frame)
@@ -237,13 +282,14 @@ def measure(database: str, url: str, models: Path, n: int, chunk_size: int, days
             seed_sqlite(Path(url.removeprefix("sqlite:///")), frame)
     del frame
     as_of = seeded_at + timedelta(days=days)
-    floor_s = floor(database, url, model, as_of)
-    del model
-    rescore_s, rss = rescore(url, models, as_of, chunk_size)
+    floor_s = floor(database, url, registry.load(models), as_of)
+    rescore_s, rss = rescore(url, models, as_of, options)
     rows, changes = run_record(url)
     if rows != n:
         raise SystemExit(f"{database}: the run scored {rows:,} of {n:,} customers")
-    return Measured(database, n, changes, floor_s, rescore_s, rss)
+    measured = Measured(database, n, changes, floor_s, rescore_s, rss)
+    print(f"  {measured}", flush=True)  # the table comes at the end; this survives a failure
+    return measured
 
 
 def _connect(url: str) -> Any:
@@ -275,12 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     """Measure each size on SQLite, then on PostgreSQL when a URL is given."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--chunk-size", type=int, default=5000)
+    parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=1, help="dealnode rescore --workers")
     parser.add_argument("--days", type=int, default=1, help="rescore this long after seeding")
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args(argv)
     from training.train import TrainConfig, train
+
+    options = ["--chunk-size", str(args.chunk_size), "--workers", str(args.workers)]
+    print(f"dealnode rescore {' '.join(options)}")
 
     results: list[Measured] = []
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -296,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         for database, base in databases:
             for n in args.customers:
                 url = base or f"sqlite:///{tmp / f'rescore_{n}.db'}"
-                results.append(measure(database, url, models, n, args.chunk_size, args.days))
+                results.append(measure(database, url, models, n, options, args.days))
                 if database == "sqlite":
                     Path(url.removeprefix("sqlite:///")).unlink()
     _report(results)
