@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime
+        # What start-up loaded (the model, the libraries) lives as long as the server: keep
+        # the garbage collector from walking it every time a batch's dicts come and go; that
+        # walking was a quarter of a batch of 1,000.
+        gc.freeze()
         yield
         runtime.engine.dispose()
 

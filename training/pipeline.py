@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 from sklearn.model_selection import train_test_split
 
 from training.errors import DataError
@@ -133,8 +133,14 @@ def calibrated_proba(
 
 
 def calibrate(raw: npt.NDArray[np.float64], temperature: float) -> npt.NDArray[np.float64]:
-    """Turn raw multiclass scores into calibrated probabilities: the one formula for it."""
-    return np.asarray(softmax(raw / temperature, axis=1), dtype=np.float64)
+    """Turn raw multiclass scores into calibrated probabilities: the one formula for it.
+
+    A softmax written out in numpy: SciPy's costs 25 us of checks per call, a tenth of a
+    single prediction.
+    """
+    scaled = raw / temperature
+    exp = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
 def prediction_threads(rows: int) -> int:

@@ -84,6 +84,14 @@ class Playbook(BaseModel):
         """A state's conditional rules, then the `any` rules, then its default."""
         return self._order[state]
 
+    def position(self, rule: Rule) -> int:
+        """The rule's place in the file."""
+        return self._positions[id(rule)]
+
+    @cached_property
+    def _positions(self) -> dict[int, int]:
+        return {id(rule): i for i, rule in enumerate(self.rule)}
+
     @cached_property
     def _order(self) -> dict[str, list[Rule]]:
         order = {}
@@ -187,22 +195,25 @@ def signals_from(
     low_confidence: float,
     quote_silence_days: int,
 ) -> Signals:
-    """Playbook signals for every row of a design matrix (NaN means unknown, never fires)."""
-    position = {name: i for i, name in enumerate(columns)}
+    """Playbook signals for every row of a design matrix.
+
+    NaN means unknown and never fires: NaN > 0 and NaN >= N are false.
+    """
 
     def column(name: str) -> npt.NDArray[np.float64]:
-        i = position.get(name)
-        return np.full(len(matrix), np.nan) if i is None else matrix[:, i]
+        if name not in columns:
+            return np.full(len(matrix), np.nan)
+        return matrix[:, columns.index(name)]
 
     days = column("days_since_last_contact")
     return Signals(
-        open_objection=np.nan_to_num(column("objections_30d")) > 0,
+        open_objection=column("objections_30d") > 0,
         objection_kind=objection_kinds,
-        silent_after_quote=(np.nan_to_num(column("quotes_90d")) > 0) & (days >= quote_silence_days),
+        silent_after_quote=(column("quotes_90d") > 0) & (days >= quote_silence_days),
         days_without_contact=days,
-        recent_purchase=np.nan_to_num(column("purchases_30d")) > 0,
+        recent_purchase=column("purchases_30d") > 0,
         low_confidence=confidence < low_confidence,
-        visits_30d=np.nan_to_num(column("visits_30d")),
+        visits_30d=np.fmax(column("visits_30d"), 0.0),  # unknown counts as none
     )
 
 
@@ -237,15 +248,21 @@ def next_actions(
     nightly run builds a million of these.
     """
     rules = playbook.rule
-    index = {id(rule): i for i, rule in enumerate(rules)}
-    holds = np.stack([signals.holds(rule.when) for rule in rules])
+    holds: dict[int, npt.NDArray[np.bool_]] = {}
     chosen = np.empty(len(states), dtype=np.intp)
-    for s, state in enumerate(STATES):
-        rows = np.flatnonzero(states == s)
-        if len(rows):
-            order = np.array([index[id(rule)] for rule in playbook.rules_for(state)])
-            first = holds[np.ix_(order, rows)].argmax(axis=0)
-            chosen[rows] = order[first]
+    for s in sorted(set(states.tolist())):
+        undecided = states == s
+        # Rules in order, each evaluated at most once for all customers, and only until
+        # every customer in the state has its action: one customer costs a rule or two.
+        for rule in playbook.rules_for(STATES[s]):
+            r = playbook.position(rule)
+            if r not in holds:
+                holds[r] = signals.holds(rule.when)
+            hit = undecided & holds[r]
+            chosen[hit] = r
+            undecided &= ~hit
+            if not undecided.any():
+                break
     shared: dict[int, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
     for row, r in enumerate(chosen.tolist()):

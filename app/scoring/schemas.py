@@ -11,6 +11,8 @@ from training.features import COUNT_INPUTS, WINDOW_DAYS
 
 Count = int | None
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_WINDOWS = tuple((name, tuple(f"{name}_{days}d" for days in WINDOW_DAYS)) for name in COUNT_INPUTS)
+"""Each count's windowed counts, shortest first."""
 
 
 class CustomerInputs(BaseModel):
@@ -55,17 +57,18 @@ class CustomerInputs(BaseModel):
             and self.last_contact_at < self.first_contact_at
         ):
             raise ValueError("last_contact_at is before first_contact_at")
-        for name in COUNT_INPUTS:
-            total = getattr(self, name)
+        values = self.__dict__  # the fields; checked for every customer of a batch of 1,000
+        for name, windows in _WINDOWS:
+            total = values[name]
             previous: int | None = None
-            for days in WINDOW_DAYS:
-                window = getattr(self, f"{name}_{days}d")
+            for window_name in windows:
+                window = values[window_name]
                 if window is None:
                     continue
                 if total is not None and window > total:
-                    raise ValueError(f"{name}_{days}d ({window}) exceeds {name} ({total})")
+                    raise ValueError(f"{window_name} ({window}) exceeds {name} ({total})")
                 if previous is not None and previous > window:
-                    raise ValueError(f"{name}_{days}d ({window}) is below a shorter window")
+                    raise ValueError(f"{window_name} ({window}) is below a shorter window")
                 previous = window
         return self
 

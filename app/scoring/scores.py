@@ -61,8 +61,14 @@ class Scores:
                 "confidence": sure,
                 "model_version": self.model_version,
                 "as_of": when,
-                "reasons_for": [_reason(r) for r in pro],
-                "reasons_against": [_reason(r) for r in con],
+                "reasons_for": [
+                    {"feature": f, "value": v, "contribution": c, "text": describe(f, v)}
+                    for f, v, c in pro
+                ],
+                "reasons_against": [
+                    {"feature": f, "value": v, "contribution": c, "text": describe(f, v)}
+                    for f, v, c in con
+                ],
                 "next_action": action,
             }
             for customer_id, state, row, sure, pro, con, action in zip(

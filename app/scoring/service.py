@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,8 +91,8 @@ def predict(
     serving = scorer.serving  # one model for the whole request, even if another is activated
     check_inputs(items, serving.model, when, prefix="customers." if len(items) > 1 else "")
     reads = score_items(scorer, items, when, serving)
-    for read in reads:
-        metrics.predictions.labels(state=read["state"]).inc()
+    for state, count in Counter(read["state"] for read in reads).items():
+        metrics.predictions.labels(state=state).inc(count)
     return reads
 
 
