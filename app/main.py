@@ -21,6 +21,7 @@ from app.ops import router as ops_router
 from app.runs.router import router as runs_router
 from app.runtime import Runtime
 from app.scoring.actions import load_playbook
+from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
 from app.scoring.scorer import Scorer
 from app.webhooks.hubspot import load_hubspot_mapping
@@ -47,7 +48,16 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         log.error("no model loaded: %s", exc)
     keys = KeyCache(settings.key_cache_seconds)
     hubspot = load_hubspot_mapping(settings.hubspot_mapping)
-    return Runtime(settings, engine, make_sessionmaker(engine), scorer, metrics, keys, hubspot)
+    return Runtime(
+        settings,
+        engine,
+        make_sessionmaker(engine),
+        scorer,
+        metrics,
+        keys,
+        hubspot,
+        PredictionBatcher(scorer, metrics),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.keys.service import KeyCache
 from app.metrics import Metrics
+from app.scoring.batcher import PredictionBatcher
 from app.scoring.scorer import Scorer
 from app.webhooks.hubspot import HubSpotMapping
 
@@ -27,5 +28,6 @@ class Runtime:
     metrics: Metrics
     keys: KeyCache
     hubspot: HubSpotMapping
+    batcher: PredictionBatcher
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """The time live features are computed as of (tests replay history at a fixed time)."""

@@ -80,26 +80,22 @@ class Playbook(BaseModel):
                 raise ValueError(f"state {state!r} has no rule without conditions (its default)")
         return self
 
-    def rules_for(self, state: str) -> list[Rule]:
-        """A state's conditional rules, then the `any` rules, then its default."""
+    def order_for(self, state: str) -> list[int]:
+        """Positions in `rule` of the rules tried for `state`, in order: its conditional
+        rules, then the `any` rules, then its default."""
         return self._order[state]
 
-    def position(self, rule: Rule) -> int:
-        """The rule's place in the file."""
-        return self._positions[id(rule)]
-
     @cached_property
-    def _positions(self) -> dict[int, int]:
-        return {id(rule): i for i, rule in enumerate(self.rule)}
-
-    @cached_property
-    def _order(self) -> dict[str, list[Rule]]:
+    def _order(self) -> dict[str, list[int]]:
+        # Positions, not the rules: a pickled copy (sent to a scoring process) stays right.
         order = {}
+        numbered = list(enumerate(self.rule))
         for state in STATES:
-            own = [r for r in self.rule if r.state == state]
-            conditional = [r for r in own if not r.when.is_empty()]
-            defaults = [r for r in own if r.when.is_empty()]
-            order[state] = conditional + [r for r in self.rule if r.state == "any"] + defaults
+            own = [i for i, r in numbered if r.state == state]
+            conditional = [i for i in own if not self.rule[i].when.is_empty()]
+            defaults = [i for i in own if self.rule[i].when.is_empty()]
+            shared = [i for i, r in numbered if r.state == "any"]
+            order[state] = conditional + shared + defaults
         return order
 
 
@@ -243,7 +239,7 @@ def next_actions(
     """Each customer's next action (the `NextActionRead` schema, JSON-ready).
 
     `states` index `STATES`. For each customer the first rule of its state whose conditions
-    hold wins (`Playbook.rules_for`); every state ends with a default, so one always does.
+    hold wins (`Playbook.order_for`); every state ends with a default, so one always does.
     A rule whose explanation names no number gives every customer the same object: the
     nightly run builds a million of these.
     """
@@ -254,10 +250,9 @@ def next_actions(
         undecided = states == s
         # Rules in order, each evaluated at most once for all customers, and only until
         # every customer in the state has its action: one customer costs a rule or two.
-        for rule in playbook.rules_for(STATES[s]):
-            r = playbook.position(rule)
+        for r in playbook.order_for(STATES[s]):
             if r not in holds:
-                holds[r] = signals.holds(rule.when)
+                holds[r] = signals.holds(rules[r].when)
             hit = undecided & holds[r]
             chosen[hit] = r
             undecided &= ~hit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,9 +22,13 @@ router = APIRouter(prefix="/v1/predict", tags=["scoring"])
 @router.post("", response_model=ScoreRead)
 async def predict(body: PredictRequest, runtime: RuntimeDep, _: ScoreKey) -> FastJSONResponse:
     """Score one customer: state, probabilities, reasons and next action (stored with an id)."""
-    # One customer's inference is a fraction of a millisecond of CPU, cheaper on the event loop
-    # than a thread hop; storing it touches the database, so that runs in the thread pool.
-    [result] = service.predict(runtime.scorer, runtime.metrics, [body], as_of=body.as_of)
+    serving = runtime.scorer.serving  # one model for the whole request (503 when none)
+    when = service.resolve_as_of(body.as_of, datetime.now(UTC))
+    service.check_inputs([body], serving.model, when)
+    # Requests arriving together are scored in one model call (see `batcher.py`).
+    result = await runtime.batcher.predict(
+        body, serving=serving, as_of=None if body.as_of is None else when
+    )
     if body.customer_id is not None:
         await run_in_threadpool(_store, runtime, [body], [result])
     return FastJSONResponse(result)

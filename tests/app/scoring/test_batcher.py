@@ -1,0 +1,133 @@
+"""Concurrent single predictions share model calls and get exactly their own answers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.config import DEFAULT_PLAYBOOK
+from app.metrics import Metrics
+from app.scoring.actions import load_playbook
+from app.scoring.batcher import PredictionBatcher
+from app.scoring.schemas import CustomerRequest
+from app.scoring.scorer import Scorer
+from app.scoring.service import score_items
+from tests.factories import customer_body
+from training.simulation import Simulation
+from training.train import TrainResult
+
+AS_OF = datetime(2026, 11, 24, 12, tzinfo=UTC)
+LATER = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def scorer(trained: TrainResult) -> Scorer:
+    scorer = Scorer(trained.path.parent, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
+    scorer.activate(trained.version)
+    return scorer
+
+
+def _items(simulation: Simulation, n: int) -> list[CustomerRequest]:
+    return [
+        CustomerRequest.model_validate(customer_body(simulation.snapshot.iloc[i], f"b-{i}"))
+        for i in range(n)
+    ]
+
+
+def _counting(scorer: Scorer, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the rows of every model call."""
+    original = scorer.score
+    calls: list[int] = []
+
+    def score(matrix: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(matrix))
+        return original(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(scorer, "score", score)
+    return calls
+
+
+def test_concurrent_requests_share_a_model_call_and_keep_their_own_answers(
+    scorer: Scorer, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = _items(simulation, 40)
+    alone = [score_items(scorer, [item], AS_OF, scorer.serving)[0] for item in items]
+    calls = _counting(scorer, monkeypatch)
+    batcher = PredictionBatcher(scorer, Metrics())
+
+    async def all_at_once() -> list[dict[str, Any]]:
+        serving = scorer.serving
+        requests = [batcher.predict(item, serving=serving, as_of=AS_OF) for item in items]
+        return await asyncio.gather(*requests)
+
+    together = asyncio.run(all_at_once())
+    assert calls == [40]  # one model call for all of them
+    for mine, reference in zip(together, alone, strict=True):
+        assert mine["customer_id"] == reference["customer_id"]
+        assert mine["probabilities"] == pytest.approx(reference["probabilities"])
+        assert (mine["state"], mine["next_action"]) == (
+            reference["state"],
+            reference["next_action"],
+        )
+        assert [r["feature"] for r in mine["reasons_for"]] == [
+            r["feature"] for r in reference["reasons_for"]
+        ]
+
+
+def test_requests_with_other_times_are_scored_in_their_own_batches(
+    scorer: Scorer, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = _items(simulation, 6)
+    calls = _counting(scorer, monkeypatch)
+    batcher = PredictionBatcher(scorer, Metrics())
+
+    async def mixed() -> list[dict[str, Any]]:
+        serving = scorer.serving
+        times = [AS_OF, LATER, AS_OF, None, LATER, AS_OF]
+        return await asyncio.gather(
+            *(
+                batcher.predict(item, serving=serving, as_of=when)
+                for item, when in zip(items, times, strict=True)
+            )
+        )
+
+    reads = asyncio.run(mixed())
+    assert sorted(calls) == [1, 2, 3]
+    assert [r["as_of"] for r in reads[:3]] == [
+        "2026-11-24T12:00:00Z",
+        "2026-11-25T12:00:00Z",
+        "2026-11-24T12:00:00Z",
+    ]
+    assert reads[3]["as_of"] > "2026-11-25"  # none given: now
+
+
+def test_a_failing_model_call_fails_every_request_of_its_batch_and_not_the_next(
+    scorer: Scorer, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = _items(simulation, 3)
+    original = scorer.score
+    failures = iter([True])
+
+    def score(*args: Any, **kwargs: Any) -> Any:
+        if next(failures, False):
+            raise RuntimeError("the model fell over")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(scorer, "score", score)
+    batcher = PredictionBatcher(scorer, Metrics())
+
+    async def twice() -> tuple[list[Any], dict[str, Any]]:
+        serving = scorer.serving
+        first = await asyncio.gather(
+            *(batcher.predict(i, serving=serving, as_of=AS_OF) for i in items),
+            return_exceptions=True,
+        )
+        second = await batcher.predict(items[0], serving=serving, as_of=AS_OF)
+        return first, second
+
+    first, second = asyncio.run(twice())
+    assert all(isinstance(r, RuntimeError) for r in first)
+    assert second["customer_id"] == "b-0"
