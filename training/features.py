@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -203,33 +203,68 @@ def raw_inputs_from_events(
     ids = ids.astype(str)
     codes = ids.get_indexer(pd.Index(seen["customer_id"].astype(str)))
     keep = codes >= 0
-    codes = codes[keep]
-    kinds = seen["type"].map(EVENT_TYPE_TO_INPUT).to_numpy()[keep]
-    secs = epoch_seconds(times)[keep]
-    now = cutoff.timestamp()
+    kinds = np.asarray(seen["type"].map(KIND_INDEX), dtype=np.intp)[keep]
+    values = aggregate_events(
+        codes[keep], kinds, epoch_seconds(times)[keep], customers=len(ids), now=cutoff.timestamp()
+    )
+    columns: dict[str, Any] = {name: values[name] for name in RAW_COUNT_INPUTS}
+    for name in TIME_INPUTS:
+        columns[name] = _seconds_to_datetime(values[name])
+    # One constructor call: adding columns one by one costs more than the counting itself.
+    return pd.DataFrame(columns, index=pd.Index(ids, name="customer_id"))[list(RAW_INPUTS)]
 
-    columns: dict[str, Any] = {}
+
+KIND_INDEX: Final[dict[str, int]] = {t.value: i for i, t in enumerate(InteractionType)}
+"""An interaction type's position in `COUNT_INPUTS`."""
+
+
+def aggregate_events(
+    codes: npt.NDArray[np.intp],
+    kinds: npt.NDArray[np.intp],
+    seconds: FloatArray,
+    *,
+    customers: int,
+    now: float,
+) -> dict[str, FloatArray]:
+    """The raw inputs of `customers` customers from their events, as `feature_matrix` takes
+    them: counts as floats, contact times in epoch seconds (NaN without a contact).
+
+    Event i belongs to customer `codes[i]` (0 .. customers-1), is of type `kinds[i]` (see
+    `KIND_INDEX`) and happened at `seconds[i]` (`epoch_seconds`); only events at or before
+    `now` count. The one aggregation of events: the offline log (`raw_inputs_from_events`)
+    and the webhooks' stored events both come here.
+    """
+    counted = seconds <= now
+    codes, kinds, seconds = codes[counted], kinds[counted], seconds[counted]
+    slots = codes * len(COUNT_INPUTS) + kinds
+    size = customers * len(COUNT_INPUTS)
+    values: dict[str, FloatArray] = {}
     for days in (None, *WINDOW_DAYS):
-        in_window = (
-            np.ones(len(codes), dtype=bool) if days is None else secs > now - days * SECONDS_PER_DAY
-        )
-        suffix = "" if days is None else f"_{days}d"
-        for name in COUNT_INPUTS:
-            mask = in_window & (kinds == name)
-            counts = np.bincount(codes[mask], minlength=len(ids)).astype(np.float64)
-            columns[f"{name}{suffix}"] = counts
-    first = np.full(len(ids), np.inf)
-    last = np.full(len(ids), -np.inf)
-    np.minimum.at(first, codes, secs)
-    np.maximum.at(last, codes, secs)
+        if days is None:
+            counts = np.bincount(slots, minlength=size)
+            suffix = ""
+        else:
+            counts = np.bincount(slots[seconds > now - days * SECONDS_PER_DAY], minlength=size)
+            suffix = f"_{days}d"
+        table = counts.reshape(customers, len(COUNT_INPUTS)).astype(np.float64)
+        for i, name in enumerate(COUNT_INPUTS):
+            values[f"{name}{suffix}"] = table[:, i]
+    first = np.full(customers, np.inf)
+    last = np.full(customers, -np.inf)
+    np.minimum.at(first, codes, seconds)
+    np.maximum.at(last, codes, seconds)
     first[np.isinf(first)] = np.nan
     last[np.isinf(last)] = np.nan
-    columns["first_contact_at"] = _seconds_to_datetime(first)
-    columns["last_contact_at"] = _seconds_to_datetime(last)
-    # One constructor call: adding columns one by one costs more than the counting itself
-    # for the handful of customers a webhook delivery touches.
-    raw = pd.DataFrame(columns, index=pd.Index(ids, name="customer_id"))
-    return raw[list(RAW_INPUTS)]
+    values["first_contact_at"] = first
+    values["last_contact_at"] = last
+    return values
+
+
+def datetime_of(seconds: float) -> datetime | None:
+    """Epoch seconds back to an aware UTC datetime (None for NaN); `epoch_seconds_of` inverted."""
+    if seconds != seconds:  # NaN
+        return None
+    return _EPOCH + timedelta(microseconds=round(seconds * 1e6))
 
 
 def _seconds_to_datetime(seconds: FloatArray) -> Any:
