@@ -8,7 +8,6 @@ UPDATE through the primary key. History and outbox rows go only with the custome
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -19,8 +18,8 @@ from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
+from app.scoring.history import record_changes, stored_time
 from app.scoring.scores import render
-from app.scoring.service import state_change_payload
 from training.features import RAW_COUNT_INPUTS
 
 STAGE = "rescore_stage"
@@ -33,18 +32,6 @@ _SQL_TYPES = {
     "action_code": "VARCHAR(64)",
 }
 _CUSTOMER = table("customer", column("customer_id"), column("row_version"))
-_HISTORY_COLUMNS = (
-    "customer_id",
-    "scored_at",
-    "as_of",
-    "previous_state",
-    "state",
-    "confidence",
-    "probabilities",
-    "model_version",
-    "action_code",
-    "source",
-)
 
 
 @dataclass
@@ -168,7 +155,7 @@ def _update_sqlite(session: Session, rows: Scored, *, as_of: datetime, version: 
         for i, (customer_id, seen) in enumerate(zip(rows.ids, rows.versions, strict=True))
         if current.get(customer_id) == seen
     ]
-    when = _stored_time(session, as_of)
+    when = stored_time(session, as_of)
     unchanged = rows if len(fresh) == len(rows) else rows.take(fresh)
     params = [(*value[2:], when, when, version, value[0], value[1]) for value in _values(unchanged)]
     sets = ", ".join(f"{name} = ?" for name in (*_UPDATED, "latest_score"))
@@ -187,15 +174,8 @@ def _update_sqlite(session: Session, rows: Scored, *, as_of: datetime, version: 
     return {rows.ids[i] for i in fresh}
 
 
-def _stored_time(session: Session, value: datetime) -> Any:
-    """`value` as SQLAlchemy binds it for this database, so raw and ORM writes agree."""
-    dialect = session.get_bind().dialect
-    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-    return value if process is None else process(value)
-
-
 def _history(session: Session, moved: Scored, *, as_of: datetime, model_version: str) -> None:
-    """A history row for every state change and, for customers scored before, a notification."""
+    """History and outbox rows for the customers whose state changed (`history.py`)."""
     reads = [
         render(
             orjson.loads(document),
@@ -208,70 +188,6 @@ def _history(session: Session, moved: Scored, *, as_of: datetime, model_version:
             moved.ids, moved.states, moved.confidence, moved.documents, strict=True
         )
     ]
-    when = _stored_time(session, as_of)
-    _insert_many(
-        session,
-        "customer_score",
-        _HISTORY_COLUMNS,
-        [
-            (
-                read["customer_id"],
-                when,
-                when,
-                old,
-                read["state"],
-                read["confidence"],
-                orjson.dumps(read["probabilities"]).decode(),
-                model_version,
-                read["next_action"]["code"],
-                "rescore",
-            )
-            for old, read in zip(moved.old_states, reads, strict=True)
-        ],
-        json=("probabilities",),
+    record_changes(
+        session, list(zip(moved.old_states, reads, strict=True)), now=as_of, source="rescore"
     )
-    _insert_many(
-        session,
-        "notification",
-        ("notification_id", "customer_id", "created_at", "payload"),
-        [
-            (
-                f"msg_{uuid.uuid4().hex}",
-                read["customer_id"],
-                when,
-                orjson.dumps(state_change_payload(read["customer_id"], old, read)).decode(),
-            )
-            for old, read in zip(moved.old_states, reads, strict=True)
-            if old is not None
-        ],
-        json=("payload",),
-    )
-
-
-def _insert_many(
-    session: Session,
-    table_name: str,
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    *,
-    json: tuple[str, ...],
-) -> None:
-    """One executemany on the driver: SQLAlchemy's bound-parameter processing (a JSON
-    encoder and a time conversion per value) cost more than the database's inserts.
-
-    Times come in as `_stored_time` gives them; `json` names the columns given as JSON text.
-    """
-    if not rows:
-        return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    marks = ", ".join(f"{mark}::json" if postgres and c in json else mark for c in columns)
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(
-            f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({marks})", rows
-        )
-    finally:
-        cursor.close()

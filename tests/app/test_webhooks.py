@@ -223,3 +223,51 @@ def test_a_state_change_writes_one_outbox_notification(client: TestClient, db: S
     assert note.payload["new_state"] == customer.state
     assert note.payload["old_state"] == first_state(db, "turn")
     assert note.payload["next_action"]["code"] == customer.action_code
+
+
+def test_concurrent_deliveries_for_one_customer_leave_inputs_with_every_event(
+    client: TestClient, db: Session
+) -> None:
+    """Two senders deliver events of the same customer at the same time, round after round:
+    whichever commits last must have read the other's events (rows locked before reading)."""
+    import threading
+
+    from app.runtime import Runtime
+    from app.webhooks.schemas import CrmEvent
+    from app.webhooks.service import refresh_customers, store_events
+
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    errors: list[BaseException] = []
+
+    def deliver(n: int) -> None:
+        try:
+            with runtime.sessions() as session:
+                new = store_events(
+                    session, [CrmEvent.model_validate(event(n, "shared"))], source="events", now=now
+                )
+                refresh_customers(session, runtime.scorer, [e.customer_id for e in new], as_of=now)
+                session.commit()
+        except BaseException as exc:  # surfaced below, in the test's own thread
+            errors.append(exc)
+
+    for round_ in range(15):
+        senders = [threading.Thread(target=deliver, args=(2 * round_ + i,)) for i in (0, 1)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=30)
+    assert errors == []
+    log = pd.DataFrame(
+        [
+            {"customer_id": "shared", "type": "visit", "occurred_at": event(n)["occurred_at"]}
+            for n in range(30)
+        ]
+    )
+    expected = raw_inputs_from_events(log, now).loc["shared"].to_dict()
+    customer = db.get(Customer, "shared")
+    assert customer is not None
+    assert [getattr(customer, n) for n in RAW_COUNT_INPUTS] == [
+        int(expected[n]) for n in RAW_COUNT_INPUTS
+    ]
+    assert customer.last_contact_at == pd.Timestamp(expected["last_contact_at"]).to_pydatetime()
