@@ -28,7 +28,7 @@ from app.scoring.service import score_items
 
 MAX_BATCH = 256
 """More would make the first request of a batch wait for the model on all the others."""
-GATHER_TURNS = 2
+GATHER_TURNS = 1
 """Event-loop turns a batch waits for requests that are already on their way."""
 
 
