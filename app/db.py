@@ -78,7 +78,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    # What the standard library's encoder took too: numpy numbers, non-string keys.
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(value, option=options).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

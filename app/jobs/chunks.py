@@ -119,7 +119,7 @@ def reread(
 def _columns(with_extras: bool) -> Select[Any]:
     columns: list[ColumnElement[Any]] = [_CUSTOMER.c[name] for name in _READ]
     if with_extras:
-        # As text, parsed by orjson: psycopg's JSON loader goes through the standard library.
+        # As text on both databases, parsed here: one code path for SQLite and PostgreSQL.
         columns.append(cast(_CUSTOMER.c.extras, Text).label("extras"))
     return select(*columns)
 

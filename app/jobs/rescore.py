@@ -1,12 +1,12 @@
 """Nightly rescoring: `dealnode rescore` rescores every customer as of the run's time.
 
 Scores decay: a customer silent for six weeks is not `intent` any more though no event came.
-Customers are streamed in keyset-ordered chunks (never the whole table in memory); each chunk
-is one transaction: inputs rebuilt as of the run's time with the shared feature module, one
-vectorised model call, then scores, history and outbox rows written in bulk together with the
-shard's cursor. A customer a webhook rescored after the chunk was read fails the row-version
-check and is read and scored again, so the run never overwrites a newer score with its
-older view.
+Customers are walked in keyset-ordered spans of ids (never the whole table in memory); each
+chunk's inputs are rebuilt as of the run's time with the shared feature module and scored in
+one vectorised model call (in worker processes with `workers`), then its scores, history and
+outbox rows are written in bulk in one transaction together with the shard's cursor. A
+customer a webhook rescored after the chunk was read fails the row-version check and is read
+and scored again, so the run never overwrites a newer score with its older view.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict
+from app.errors import Conflict, InvalidInput
 from app.jobs import runs
 from app.jobs.chunks import Span, next_span, reread
 from app.jobs.runs import Claim, Shard, Transitions
@@ -58,8 +58,8 @@ def rescore_all(
     """Rescore every customer of `shard` (default: all) as of `as_of` (default now).
 
     `run` names a run for its shards to join; `resume` continues a run whose process died,
-    after its last committed chunk and as of its own time. `workers` processes score the
-    chunks while this one reads and writes (see `_run`). Conflict if another run holds
+    after its last committed chunk and as of its own time. `workers` processes read and score
+    the chunks while this one walks the ids and writes (see `_run`). Conflict if another run holds
     the lock.
     """
     serving = scorer.serving  # one model for the whole run
@@ -126,9 +126,19 @@ def _run(
 
 
 def _url(sessions: Callable[[], Session]) -> str:
-    """The database the run's sessions use, for worker processes to connect to."""
+    """The database the run's sessions use, for worker processes to connect to.
+
+    InvalidInput for an in-memory SQLite database: a worker would open its own, empty one,
+    read nothing and let the run move its cursor past every customer.
+    """
     with sessions() as session:
-        return session.get_bind().engine.url.render_as_string(hide_password=False)
+        url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise InvalidInput(
+            "worker processes cannot reach an in-memory database; use --workers 0",
+            field="workers",
+        )
+    return url.render_as_string(hide_password=False)
 
 
 def _store(
@@ -144,7 +154,7 @@ def _store(
     with sessions() as session:
         if not claim.dry_run:
             runs.hold(session, claim)
-            scored = _write(session, scorer, serving, scored, claim.as_of)
+            scored = _write(session, scorer, serving, span, scored, claim.as_of)
         transitions = {old: dict(row) for old, row in claim.transitions.items()}
         changes = 0
         for old, new in zip(scored.old_states, scored.states, strict=True):
@@ -170,17 +180,18 @@ def _write(
     session: Session,
     scorer: Scorer,
     serving: Serving,
+    span: Span,
     scored: Scored,
     as_of: datetime,
 ) -> Scored:
-    """Write the chunk; customers changed meanwhile are read and scored again."""
+    """Write the chunk at `span`; customers changed meanwhile are read and scored again."""
     layout = serving.model.layout
     with_extras = bool(layout.extra_numeric or layout.extra_categorical)
     done: Scored | None = None
     pending = scored
     version = serving.model.version
     for attempt in range(RETRIES):
-        written = write_chunk(session, pending, as_of=as_of, model_version=version)
+        written = write_chunk(session, pending, span=span, as_of=as_of, model_version=version)
         kept = pending.take([i for i, c in enumerate(pending.ids) if c in written])
         done = kept if done is None else done + kept
         stale = [c for c in pending.ids if c not in written]

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
+from app.jobs.chunks import Span
 from app.scoring.history import record_changes, stored_time
 from app.scoring.scores import render
 from training.features import RAW_COUNT_INPUTS
@@ -71,8 +72,13 @@ class Scored:
         )
 
 
-def write_chunk(session: Session, rows: Scored, *, as_of: datetime, model_version: str) -> set[str]:
+def write_chunk(
+    session: Session, rows: Scored, *, span: Span, as_of: datetime, model_version: str
+) -> set[str]:
     """Store the rows whose customers did not change since they were read; return their ids.
+
+    `span` is where the rows lie, as the database drew it: its bounds are compared in the
+    database's own collation, which may order ids differently from Python.
 
     On SQLite the caller's transaction must already hold the write lock (any write takes
     it): the row versions are read first and must not change before the update.
@@ -80,9 +86,9 @@ def write_chunk(session: Session, rows: Scored, *, as_of: datetime, model_versio
     if not rows:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        written = _update_postgres(session, rows, as_of=as_of, version=model_version)
+        written = _update_postgres(session, rows, span, as_of=as_of, version=model_version)
     else:
-        written = _update_sqlite(session, rows, as_of=as_of, version=model_version)
+        written = _update_sqlite(session, rows, span, as_of=as_of, version=model_version)
     moved = [
         i
         for i, (customer_id, old, state) in enumerate(
@@ -112,7 +118,9 @@ def _values(rows: Scored) -> list[tuple[Any, ...]]:
     ]
 
 
-def _update_postgres(session: Session, rows: Scored, *, as_of: datetime, version: str) -> set[str]:
+def _update_postgres(
+    session: Session, rows: Scored, span: Span, *, as_of: datetime, version: str
+) -> set[str]:
     """COPY into a staging table, then one set-based UPDATE guarded by the row versions."""
     columns = ", ".join(f"{n} {_SQL_TYPES.get(n, 'INTEGER')}" for n in _STAGED)
     session.execute(
@@ -135,20 +143,23 @@ def _update_postgres(session: Session, rows: Scored, *, as_of: datetime, version
         " scored_at = :as_of, model_version = :version, row_version = customer.row_version + 1"
         f" FROM {STAGE} AS s WHERE customer.customer_id = s.customer_id"
         " AND customer.row_version = s.row_version"
-        " AND customer.customer_id BETWEEN :first AND :last RETURNING customer.customer_id"
+        " AND customer.customer_id > :after AND customer.customer_id <= :last"
+        " RETURNING customer.customer_id"
     ).bindparams(bindparam("as_of", type_=UTCDateTime()))
-    bounds = {"first": min(rows.ids), "last": max(rows.ids)}
+    bounds = {"after": span.after, "last": span.last}
     return set(session.scalars(update, {"as_of": as_of, "version": version, **bounds}))
 
 
-def _update_sqlite(session: Session, rows: Scored, *, as_of: datetime, version: str) -> set[str]:
+def _update_sqlite(
+    session: Session, rows: Scored, span: Span, *, as_of: datetime, version: str
+) -> set[str]:
     """Read the row versions, then one executemany UPDATE of the customers still unchanged.
 
     SQLite's UPDATE ... FROM a staging table took three times as long as updating row by
     row through the primary key.
     """
     c = _CUSTOMER.c
-    bounds = c.customer_id.between(min(rows.ids), max(rows.ids))
+    bounds = (c.customer_id > span.after) & (c.customer_id <= span.last)
     current = dict(session.execute(select(c.customer_id, c.row_version).where(bounds)).all())
     fresh = [
         i

@@ -7,8 +7,8 @@ arrives while a batch is being scored waits for the next batch, which takes ever
 waiting: alone, a request is scored at once; under load the fixed costs are shared.
 
 Scoring runs on the event loop: a thread-pool hop would cost a lone request more than its
-share of the model. Before scoring, the batch gives the loop a couple of turns, in which
-requests already read from their sockets reach it. A batch holds requests scored with the
+share of the model. Before scoring, the batch gives the loop a turn, in which requests
+already read from their sockets reach it. A batch holds requests scored with the
 same model and the same `as_of` (none given: the batch's own "now"), so each customer is
 scored exactly as it would be alone; a test holds the batcher to that.
 """
@@ -56,29 +56,40 @@ class PredictionBatcher:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, serving, as_of, future))
         if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
+            self._start_draining()
         return await future
 
+    def _start_draining(self) -> None:
+        self._draining = asyncio.create_task(self._drain())
+        self._draining.add_done_callback(self._drained)
+
+    def _drained(self, task: asyncio.Task[None]) -> None:
+        """After a drain: go on if requests came meanwhile; cancelled, leave none hanging."""
+        self._draining = None
+        if task.cancelled():
+            for waiting in self._waiting:
+                waiting.future.cancel()
+            self._waiting = []
+        elif self._waiting:
+            self._start_draining()
+
     async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                # A turn or two of the event loop: requests already read from their sockets
-                # reach `predict` (every step on the way is non-blocking) and join.
-                for _ in range(GATHER_TURNS):
-                    await asyncio.sleep(0)
-                batch = self._take()
-                try:
-                    reads = self._score(batch)
-                except Exception as exc:  # every request of the batch hears of it
-                    for waiting in batch:
-                        if not waiting.future.done():
-                            waiting.future.set_exception(exc)
-                    continue
-                for waiting, read in zip(batch, reads, strict=True):
-                    if not waiting.future.done():  # done: its client went away
-                        waiting.future.set_result(read)
-        finally:
-            self._draining = None
+        while self._waiting:
+            # A turn of the event loop: requests already read from their sockets reach
+            # `predict` (every step on the way is non-blocking) and join.
+            for _ in range(GATHER_TURNS):
+                await asyncio.sleep(0)
+            batch = self._take()
+            try:
+                reads = self._score(batch)
+            except Exception as exc:  # every request of the batch hears of it
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(exc)
+                continue
+            for waiting, read in zip(batch, reads, strict=True):
+                if not waiting.future.done():  # done: its client went away
+                    waiting.future.set_result(read)
 
     def _take(self) -> list[_Waiting]:
         """The first waiting request and those that can share its batch, in arrival order."""

@@ -123,7 +123,7 @@ def refresh_customers(
         customers=len(ids),
         now=now,
     )
-    latest = _latest_objection_kinds(history, as_of)
+    latest = _latest_objection_kinds(history)
     kinds = [latest.get(i, stored[i].objection_kind) for i in ids]
     extras = [stored[i].extras or {} for i in ids]
     serving = scorer.serving
@@ -219,13 +219,11 @@ def _update(
     )
 
 
-def _latest_objection_kinds(history: Sequence[Any], as_of: datetime) -> dict[str, str]:
-    """Each customer's latest objection kind by `as_of` (kinds the playbook does not know,
-    or none given, leave it as it was)."""
-    objections = sorted(
-        (row for row in history if row[1] == "objection" and row[2] <= as_of),
-        key=lambda row: row[2],
-    )
+def _latest_objection_kinds(history: Sequence[Any]) -> dict[str, str]:
+    """Each customer's latest objection kind (kinds the playbook does not know, or none
+    given, leave it as it was). Events a few minutes ahead of the clock count too: the
+    nightly run counts them later but never reads kinds again."""
+    objections = sorted((row for row in history if row[1] == "objection"), key=lambda r: r[2])
     kinds: dict[str, str] = {}
     for customer_id, _, _, attributes in objections:
         parsed = orjson.loads(attributes) if attributes else None

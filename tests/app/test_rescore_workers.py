@@ -65,3 +65,12 @@ def test_worker_processes_score_every_customer_once(
         as_of.isoformat().replace("+00:00", "Z"),
     )
     assert all(r["text"] for r in shown["reasons_for"] + shown["reasons_against"])
+
+
+def test_workers_refuse_an_in_memory_database() -> None:
+    from app.db import make_engine, make_sessionmaker
+    from app.errors import InvalidInput
+    from app.jobs.rescore import _url
+
+    with pytest.raises(InvalidInput, match="in-memory"):
+        _url(make_sessionmaker(make_engine("sqlite://")))

@@ -131,3 +131,22 @@ def test_a_failing_model_call_fails_every_request_of_its_batch_and_not_the_next(
     first, second = asyncio.run(twice())
     assert all(isinstance(r, RuntimeError) for r in first)
     assert second["customer_id"] == "b-0"
+
+
+def test_shutting_down_cancels_the_waiting_requests(scorer: Scorer, simulation: Simulation) -> None:
+    items = _items(simulation, 3)
+    batcher = PredictionBatcher(scorer, Metrics())
+
+    async def cancelled_drain() -> list[BaseException | dict[str, Any]]:
+        serving = scorer.serving
+        requests = [
+            asyncio.ensure_future(batcher.predict(item, serving=serving, as_of=AS_OF))
+            for item in items
+        ]
+        await asyncio.sleep(0)  # all three wait; the drain has not run yet
+        assert batcher._draining is not None
+        batcher._draining.cancel()
+        return await asyncio.gather(*requests, return_exceptions=True)
+
+    outcomes = asyncio.run(asyncio.wait_for(cancelled_drain(), timeout=10))
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
