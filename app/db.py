@@ -67,7 +67,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     JSON columns go through orjson: events, score documents and notifications are JSON, and
     the standard library's encoder and decoder were a visible share of a webhook delivery.
     """
-    kwargs = {"json_serializer": _json_text, "json_deserializer": orjson.loads, **kwargs}
+    kwargs = {"json_serializer": json_text, "json_deserializer": orjson.loads, **kwargs}
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -77,7 +77,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON text as the engine writes it (orjson, numpy values and non-string keys allowed)."""
     # What the standard library's encoder took too: numpy numbers, non-string keys.
     options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(value, option=options).decode()

@@ -25,6 +25,7 @@ from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
 from app.scoring.scorer import Scorer
 from app.webhooks.hubspot import load_hubspot_mapping
+from app.webhooks.intake import Intake
 from app.webhooks.outbox_router import router as outbox_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
@@ -48,15 +49,17 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         log.error("no model loaded: %s", exc)
     keys = KeyCache(settings.key_cache_seconds)
     hubspot = load_hubspot_mapping(settings.hubspot_mapping)
+    sessions = make_sessionmaker(engine)
     return Runtime(
         settings,
         engine,
-        make_sessionmaker(engine),
+        sessions,
         scorer,
         metrics,
         keys,
         hubspot,
         PredictionBatcher(scorer, metrics),
+        Intake(sessions, scorer, at_once=1 if engine.dialect.name == "sqlite" else 2),
     )
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +13,7 @@ from app.metrics import Metrics
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.scorer import Scorer
 from app.webhooks.hubspot import HubSpotMapping
+from app.webhooks.intake import Intake
 
 
 @dataclass
@@ -29,5 +28,4 @@ class Runtime:
     keys: KeyCache
     hubspot: HubSpotMapping
     batcher: PredictionBatcher
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    """The time live features are computed as of (tests replay history at a fixed time)."""
+    intake: Intake

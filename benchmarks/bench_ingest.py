@@ -56,7 +56,7 @@ def deliveries(total: int, per: int, tag: str) -> list[tuple[bytes, dict[str, st
     return bodies
 
 
-def measure(url: str, models: Path, events: int) -> list[str]:
+def measure(url: str, models: Path, events: int, concurrency: int) -> list[str]:
     """Run both delivery sizes against one database; return printable lines."""
     from app.db import make_engine
     from app.migrate import upgrade
@@ -76,7 +76,7 @@ def measure(url: str, models: Path, events: int) -> list[str]:
                 build_request(HOST, port, "/v1/webhooks/events", body, headers)
                 for body, headers in deliveries(total, per, tag)
             ]
-            result = run_each(HOST, port, requests, concurrency=4)
+            result = run_each(HOST, port, requests, concurrency=concurrency)
             engine = make_engine(url)
             with engine.connect() as connection:
                 stored = connection.scalar(
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--concurrency", type=int, default=16, help="senders at once")
     args = parser.parse_args(argv)
     from training.train import TrainConfig, train
 
@@ -106,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         with timed("train the served model"):
             train(TrainConfig(data=snapshot_file(OUT, 50_000, seed=1), models_dir=tmp / "models"))
-        lines = measure(f"sqlite:///{tmp / 'ingest.db'}", tmp / "models", args.events)
+        lines = measure(
+            f"sqlite:///{tmp / 'ingest.db'}", tmp / "models", args.events, args.concurrency
+        )
         if args.postgres:
             from app.db import make_engine
 
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
             sep = "&" if "?" in args.postgres else "?"
             url = f"{args.postgres}{sep}options=-csearch_path%3Ddealnode_bench"
-            lines += measure(url, tmp / "models", args.events)
+            lines += measure(url, tmp / "models", args.events, args.concurrency)
     print(
         f"{'database':<12}{'per':>6}{'events':>9}{'seconds':>9}{'events/s':>11}"
         f"{'p50 ms':>9}{'errors':>7}{'once':>8}"

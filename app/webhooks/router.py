@@ -1,4 +1,4 @@
-"""Inbound CRM webhooks: signature first, then parse, store once, apply, rescore, commit."""
+"""Inbound CRM webhooks: signature first, then parse; the intake stores, applies, commits."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 
-from app.deps import RawBody, RuntimeDep, SessionDep
+from app.deps import RawBody, RuntimeDep
 from app.errors import InvalidInput
-from app.runtime import Runtime
-from app.webhooks import hubspot, service
+from app.webhooks import hubspot
 from app.webhooks.schemas import CrmEvent, DeliveryRead
 from app.webhooks.signature import verify_standard
 
@@ -24,21 +22,21 @@ _EVENTS = TypeAdapter(list[CrmEvent])
 T = TypeVar("T")
 
 
+# The routes are `async`: checking a signature and parsing a delivery take microseconds, and
+# the database work happens in the intake's thread, for many deliveries at once.
+
+
 @router.post("/events")
-def receive_events(
-    request: Request, body: RawBody, session: SessionDep, runtime: RuntimeDep
-) -> DeliveryRead:
+async def receive_events(request: Request, body: RawBody, runtime: RuntimeDep) -> DeliveryRead:
     """Accept one event or a list, signed with Standard Webhooks; duplicates change nothing."""
     verify_standard(body, request.headers, runtime.settings.webhook_secrets.get("events", []))
     items = _json_list(body, limit=MAX_EVENTS)
     events = _validated(lambda: _EVENTS.validate_python(items))
-    return _apply(session, runtime, events, source="events", ignored=0)
+    return await runtime.intake.apply("events", events)
 
 
 @router.post("/hubspot")
-def receive_hubspot(
-    request: Request, body: RawBody, session: SessionDep, runtime: RuntimeDep
-) -> DeliveryRead:
+async def receive_hubspot(request: Request, body: RawBody, runtime: RuntimeDep) -> DeliveryRead:
     """Accept a HubSpot delivery (up to 100 events) signed with HubSpot's v3 signature."""
     base = runtime.settings.public_url
     uri = str(request.url) if base is None else base.rstrip("/") + _path_and_query(request)
@@ -53,25 +51,7 @@ def receive_hubspot(
     )
     items = _json_list(body, limit=hubspot.MAX_EVENTS)
     events, ignored = _validated(lambda: hubspot.to_crm_events(items, runtime.hubspot))
-    return _apply(session, runtime, events, source="hubspot", ignored=ignored)
-
-
-def _apply(
-    session: Session, runtime: Runtime, events: list[CrmEvent], *, source: str, ignored: int
-) -> DeliveryRead:
-    now = runtime.clock()
-    new = service.store_events(session, events, source=source, now=now)
-    changes = service.refresh_customers(
-        session, runtime.scorer, [e.customer_id for e in new], as_of=now
-    )
-    session.commit()  # the sender's 2xx goes out only after this
-    return DeliveryRead(
-        accepted=len(new),
-        duplicates=len(events) - len(new),
-        ignored=ignored,
-        customers=len({e.customer_id for e in new}),
-        state_changes=changes,
-    )
+    return await runtime.intake.apply("hubspot", events, ignored=ignored)
 
 
 def _path_and_query(request: Request) -> str:

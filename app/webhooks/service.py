@@ -13,9 +13,9 @@ from typing import Any, cast, get_args
 import numpy as np
 import numpy.typing as npt
 import orjson
-from sqlalchemy import JSON, Insert, Table, Text, bindparam, select, update
+from sqlalchemy import JSON, Table, Text, bindparam, select, update
 from sqlalchemy import cast as cast_as
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -25,6 +25,7 @@ from app.scoring.history import record_changes
 from app.scoring.scorer import Scorer
 from app.scoring.scores import document_of
 from app.tables import Customer, InteractionEvent, shard_key
+from app.webhooks import postgres
 from app.webhooks.schemas import CrmEvent, as_payload
 from training.design import design_array
 from training.features import (
@@ -42,16 +43,35 @@ _CUSTOMER = cast(Table, Customer.__table__)
 _EVENT = cast(Table, InteractionEvent.__table__)
 
 
+def check_times(events: Sequence[CrmEvent], *, now: datetime) -> None:
+    """Refuse events from the future (beyond clock skew), naming the first one."""
+    for n, event in enumerate(events):
+        if event.occurred_at > now + CLOCK_SKEW:
+            raise InvalidInput(f"{n}.occurred_at is in the future", field=f"{n}.occurred_at")
+
+
 def store_events(
     session: Session, events: Sequence[CrmEvent], *, source: str, now: datetime
 ) -> list[CrmEvent]:
     """Insert events not seen before (unique on source and event id); return the new ones."""
-    for n, event in enumerate(events):
-        if event.occurred_at > now + CLOCK_SKEW:
-            raise InvalidInput(f"{n}.occurred_at is in the future", field=f"{n}.occurred_at")
-    unique = list({e.event_id: e for e in events}.values())
+    check_times(events, now=now)
+    inserted = insert_new(session, [(source, e) for e in events], now=now)
+    unique = {e.event_id: e for e in events}.values()
+    return [e for e in unique if (source, e.event_id) in inserted]
+
+
+def insert_new(
+    session: Session, tagged: Sequence[tuple[str, CrmEvent]], *, now: datetime
+) -> set[tuple[str, str]]:
+    """Insert each (source, event) not stored yet; the (source, event id) of those inserted.
+
+    An event given twice is inserted once (the first time it is given).
+    """
+    first = {(source, e.event_id): (source, e) for source, e in reversed(tagged)}
+    # In key order: concurrent transactions inserting the same events wait, never deadlock.
+    unique = [first[key] for key in sorted(first)]
     if not unique:
-        return []
+        return set()
     rows = [
         {
             "source": source,
@@ -61,31 +81,27 @@ def store_events(
             "occurred_at": e.occurred_at,
             "attributes": e.attributes,
             "payload": as_payload(e),
-            "received_at": now,
         }
-        for e in unique
+        for source, e in unique
     ]
+    if _is_postgres(session):
+        return postgres.insert_events(_cursor(session), rows, now=now)
+    for row in rows:
+        row["received_at"] = now
     statement = (
-        _insert(session)
+        sqlite.insert(InteractionEvent)
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(InteractionEvent.event_id)
+        .returning(InteractionEvent.source, InteractionEvent.event_id)
     )
-    # Executemany with RETURNING: SQLAlchemy batches it within each database's limits.
-    inserted = set(session.scalars(statement, rows))
-    return [e for e in unique if e.event_id in inserted]
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    insert: Insert = module.insert(InteractionEvent)
-    return insert
+    # Executemany with RETURNING: SQLAlchemy batches it within SQLite's limits.
+    return {(row[0], row[1]) for row in session.execute(statement, rows)}
 
 
 def refresh_customers(
     session: Session, scorer: Scorer, customer_ids: Sequence[str], *, as_of: datetime
-) -> int:
-    """Recompute inputs from every stored event of these customers, rescore; count changes.
+) -> set[str]:
+    """Recompute inputs from every stored event of these customers, rescore them; return
+    those whose state changed (a first score is no change).
 
     The customers' rows are created if new and locked (in id order, so deliveries touching
     the same customers queue instead of deadlocking) before their events are read: a delivery
@@ -94,26 +110,24 @@ def refresh_customers(
     delivery's handful of customers made pandas' and the ORM's fixed costs most of its time.
     """
     if not customer_ids:
-        return 0
+        return set()
     ids = sorted(set(customer_ids))
-    _create_missing(session, ids, as_of)
-    c = _CUSTOMER.c
-    stored = {
-        row.customer_id: row
-        for row in session.execute(
-            select(c.customer_id, c.state, c.extras, c.objection_kind)
-            .where(c.customer_id.in_(ids))
-            .order_by(c.customer_id)
-            .with_for_update()
-        )
-    }
-    e = _EVENT.c
-    history = session.execute(
-        # Attributes as text: only objections' are read (their kind), so only those are parsed.
-        select(e.customer_id, e.type, e.occurred_at, cast_as(e.attributes, Text)).where(
-            e.customer_id.in_(ids)
-        )
-    ).all()
+    if _is_postgres(session):
+        cursor = _cursor(session)
+        postgres.create_customers(cursor, ids, now=as_of)
+        locked = postgres.lock_customers(cursor, ids)
+        stored = {row[0]: (row[1], _json(row[2]), row[3]) for row in locked}
+        history: Sequence[Any] = postgres.read_history(cursor, ids)
+    else:
+        _create_missing(session, ids, as_of)
+        stored = {row[0]: (row[1], row[2], row[3]) for row in _lock(session, ids)}
+        e = _EVENT.c
+        history = session.execute(
+            # Attributes as text: only objections' are read (their kind), so only those parse.
+            select(e.customer_id, e.type, e.occurred_at, cast_as(e.attributes, Text)).where(
+                e.customer_id.in_(ids)
+            )
+        ).all()
     position = {customer_id: i for i, customer_id in enumerate(ids)}
     now = epoch_seconds_of(as_of)
     values = aggregate_events(
@@ -124,8 +138,8 @@ def refresh_customers(
         now=now,
     )
     latest = _latest_objection_kinds(history)
-    kinds = [latest.get(i, stored[i].objection_kind) for i in ids]
-    extras = [stored[i].extras or {} for i in ids]
+    kinds = [latest.get(i, stored[i][2]) for i in ids]
+    extras = [stored[i][1] or {} for i in ids]
     serving = scorer.serving
     layout = serving.model.layout
     matrix = design_array(
@@ -136,18 +150,42 @@ def refresh_customers(
     reads = scorer.score(matrix, kinds, as_of=as_of, serving=serving).reads(ids)
     _update(session, ids, values, kinds, reads, as_of)
     changes = [
-        (stored[i].state, read)
+        (stored[i][0], read)
         for i, read in zip(ids, reads, strict=True)
-        if stored[i].state != read["state"]
+        if stored[i][0] != read["state"]
     ]
     record_changes(session, changes, now=as_of, source="webhook")
-    return sum(old is not None for old, _ in changes)
+    return {read["customer_id"] for old, read in changes if old is not None}
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _cursor(session: Session) -> Any:
+    """A driver cursor in the session's transaction (closed with the connection)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    return raw.cursor()
+
+
+def _json(text: str | None) -> Any:
+    return orjson.loads(text) if text else None
+
+
+def _lock(session: Session, ids: list[str]) -> Sequence[Any]:
+    c = _CUSTOMER.c
+    return session.execute(
+        select(c.customer_id, c.state, c.extras, c.objection_kind)
+        .where(c.customer_id.in_(ids))
+        .order_by(c.customer_id)
+        .with_for_update()
+    ).all()
 
 
 def _create_missing(session: Session, ids: list[str], as_of: datetime) -> None:
     """Insert rows for customers not seen before (nothing for those that exist)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_CUSTOMER).on_conflict_do_nothing(index_elements=["customer_id"])
+    statement = sqlite.insert(_CUSTOMER).on_conflict_do_nothing(index_elements=["customer_id"])
     session.execute(
         statement,
         [
@@ -173,50 +211,54 @@ def _update(
     reads: list[dict[str, Any]],
     as_of: datetime,
 ) -> None:
-    """Store the new inputs and scores, one executemany; the row version moves on, so the
+    """Store the new inputs and scores in one statement; the row version moves on, so the
     nightly run does not overwrite them with its older view."""
     counts = {name: values[name].astype(int).tolist() for name in RAW_COUNT_INPUTS}
     firsts, lasts = values["first_contact_at"].tolist(), values["last_contact_at"].tolist()
+    rows = [
+        {
+            "customer_id": customer_id,
+            **{name: counts[name][i] for name in RAW_COUNT_INPUTS},
+            "first_contact_at": datetime_of(firsts[i]),
+            "last_contact_at": datetime_of(lasts[i]),
+            "objection_kind": kinds[i],
+            "state": read["state"],
+            "confidence": read["confidence"],
+            "action_code": read["next_action"]["code"],
+            "latest_score": document_of(read),
+        }
+        for i, (customer_id, read) in enumerate(zip(ids, reads, strict=True))
+    ]
+    version = reads[0]["model_version"]
+    if _is_postgres(session):
+        postgres.update_customers(_cursor(session), rows, model_version=version, now=as_of)
+        return
+    # SQLAlchemy reserves a column's own name for its SET value: the rows' values bind as v_*.
+    types: dict[str, Any] = {
+        "first_contact_at": UTCDateTime(),
+        "last_contact_at": UTCDateTime(),
+        "latest_score": JSON(),
+    }
     c = _CUSTOMER.c
     statement = (
         update(_CUSTOMER)
-        .where(c.customer_id == bindparam("id"))
+        .where(c.customer_id == bindparam("v_customer_id"))
         .values(
             {
-                **{name: bindparam(name) for name in RAW_COUNT_INPUTS},
-                "first_contact_at": bindparam("first", type_=UTCDateTime()),
-                "last_contact_at": bindparam("last", type_=UTCDateTime()),
+                **{
+                    name: bindparam(f"v_{name}", type_=types.get(name))
+                    for name in rows[0]
+                    if name != "customer_id"
+                },
+                "model_version": version,
                 "inputs_as_of": as_of,
                 "updated_at": as_of,
                 "scored_at": as_of,
-                "objection_kind": bindparam("kind"),
-                "state": bindparam("new_state"),
-                "confidence": bindparam("sure"),
-                "action_code": bindparam("action"),
-                "model_version": bindparam("version"),
-                "latest_score": bindparam("document", type_=JSON()),
                 "row_version": c.row_version + 1,
             }
         )
     )
-    session.execute(
-        statement,
-        [
-            {
-                "id": customer_id,
-                **{name: counts[name][i] for name in RAW_COUNT_INPUTS},
-                "first": datetime_of(firsts[i]),
-                "last": datetime_of(lasts[i]),
-                "kind": kinds[i],
-                "new_state": read["state"],
-                "sure": read["confidence"],
-                "action": read["next_action"]["code"],
-                "version": read["model_version"],
-                "document": document_of(read),
-            }
-            for i, (customer_id, read) in enumerate(zip(ids, reads, strict=True))
-        ],
-    )
+    session.execute(statement, [{f"v_{k}": v for k, v in row.items()} for row in rows])
 
 
 def _latest_objection_kinds(history: Sequence[Any]) -> dict[str, str]:

@@ -164,7 +164,7 @@ def test_replayed_log_out_of_order_with_duplicates_matches_offline_features(
     """Parity: live features from shuffled, duplicated deliveries equal the offline pipeline's."""
     sim = simulate(1000, seed=21)
     assert sim.events is not None
-    client.app.state.runtime.clock = lambda: sim.as_of.to_pydatetime()  # type: ignore[attr-defined]
+    client.app.state.runtime.intake.clock = lambda: sim.as_of.to_pydatetime()  # type: ignore[attr-defined]
     log = sim.events[["event_id", "customer_id", "type", "occurred_at"]].copy()
     log["occurred_at"] = log["occurred_at"].map(lambda t: t.isoformat())
     records = log.to_dict("records")
