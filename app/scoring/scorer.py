@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ from training.features import (
     feature_matrix,
 )
 from training.pipeline import calibrate
+
+_COUNTS_OF = itemgetter(*RAW_COUNT_INPUTS)
+_TIMES_OF = itemgetter(*TIME_INPUTS)
+"""A row's inputs in `RAW_INPUTS` order, gathered in C: a batch of 1,000 has 20,000."""
 
 
 @dataclass(frozen=True)
@@ -148,13 +153,9 @@ def request_matrix(
     two paths' probabilities for the same customers.
     """
     # One array for all raw inputs (None becomes NaN): per-column arrays cost a numpy call
-    # each, which is most of a single request's time here.
+    # each, which is most of a single request's time here. Every row carries every input.
     raw = np.array(
-        [
-            [r.get(name) for name in RAW_COUNT_INPUTS]
-            + [epoch_seconds_of(r.get(name)) for name in TIME_INPUTS]
-            for r in rows
-        ],
+        [(*_COUNTS_OF(r), *map(epoch_seconds_of, _TIMES_OF(r))) for r in rows],
         dtype=np.float64,
     ).reshape(len(rows), len(RAW_INPUTS))
     values = {name: raw[:, i] for i, name in enumerate(RAW_INPUTS)}

@@ -93,7 +93,13 @@ class Intake:
             if not self._waiting:
                 return
             group = self._take()
-            outcomes = await to_thread.run_sync(self._commit, group)
+            try:
+                outcomes = await to_thread.run_sync(self._commit, group)
+            except asyncio.CancelledError:  # shutting down: no 2xx, so its senders retry (the
+                # transaction may still commit; the retry then finds its events stored)
+                for waiting in group:
+                    waiting.future.cancel()
+                raise
             for waiting, outcome in zip(group, outcomes, strict=True):
                 if waiting.future.done():  # its sender went away; its events are stored
                     continue

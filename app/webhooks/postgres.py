@@ -48,7 +48,8 @@ FOR UPDATE
 """
 
 _HISTORY = """
-SELECT customer_id, type, occurred_at, attributes::text FROM interaction_event
+SELECT customer_id, type, (extract(epoch FROM occurred_at) * 1000000)::int8, attributes::text
+FROM interaction_event
 WHERE customer_id IN (SELECT json_array_elements_text(%(ids)s::json))
 """
 
@@ -94,7 +95,9 @@ def lock_customers(cursor: Any, ids: Sequence[str]) -> list[tuple[Any, ...]]:
 
 
 def read_history(cursor: Any, ids: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Every stored event of the customers: (id, type, occurred at, attributes as JSON text)."""
+    """Every stored event of the customers: (id, type, occurred at in epoch microseconds,
+    attributes as JSON text). Exact integers: turning them into seconds gives the same float
+    as `epoch_seconds_of`, without a datetime object per event on the way."""
     cursor.execute(_HISTORY, {"ids": _document(list(ids))})
     return list(cursor.fetchall())
 

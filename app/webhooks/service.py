@@ -118,6 +118,7 @@ def refresh_customers(
         locked = postgres.lock_customers(cursor, ids)
         stored = {row[0]: (row[1], _json(row[2]), row[3]) for row in locked}
         history: Sequence[Any] = postgres.read_history(cursor, ids)
+        seconds = np.array([row[2] for row in history], dtype=np.int64) / 1e6
     else:
         _create_missing(session, ids, as_of)
         stored = {row[0]: (row[1], row[2], row[3]) for row in _lock(session, ids)}
@@ -128,12 +129,13 @@ def refresh_customers(
                 e.customer_id.in_(ids)
             )
         ).all()
+        seconds = np.array([epoch_seconds_of(row[2]) for row in history], dtype=np.float64)
     position = {customer_id: i for i, customer_id in enumerate(ids)}
     now = epoch_seconds_of(as_of)
     values = aggregate_events(
         np.array([position[row[0]] for row in history], dtype=np.intp),
         np.array([KIND_INDEX[row[1]] for row in history], dtype=np.intp),
-        np.array([epoch_seconds_of(row[2]) for row in history], dtype=np.float64),
+        seconds,
         customers=len(ids),
         now=now,
     )
