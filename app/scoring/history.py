@@ -9,11 +9,13 @@ than the database's inserts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
+from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -125,6 +127,11 @@ def insert_many(
 
 def stored_time(session: Session, value: datetime) -> Any:
     """`value` as SQLAlchemy binds it for this database, so raw and ORM writes agree."""
-    dialect = session.get_bind().dialect
-    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    process = _time_binder(session.get_bind().dialect)
     return value if process is None else process(value)
+
+
+@lru_cache(maxsize=8)
+def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
+    # Looked up once per dialect: building it cost more than the rest of a history row.
+    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)

@@ -23,7 +23,7 @@ from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.history import record_changes
 from app.scoring.scorer import Scorer
-from app.scoring.scores import document_of
+from app.scoring.scores import Scores, render
 from app.tables import Customer, InteractionEvent, shard_key
 from app.webhooks import postgres
 from app.webhooks.schemas import CrmEvent, as_payload
@@ -149,12 +149,24 @@ def refresh_customers(
         {k: [e.get(k) for e in extras] for k in layout.extra_numeric + layout.extra_categorical},
         layout,
     )
-    reads = scorer.score(matrix, kinds, as_of=as_of, serving=serving).reads(ids)
-    _update(session, ids, values, kinds, reads, as_of)
+    scores = scorer.score(matrix, kinds, as_of=as_of, serving=serving)
+    # Stored documents for all; the API's fuller view only for the few whose state moved.
+    documents = scores.documents()
+    states = scores.states
+    _update(session, ids, values, kinds, scores, documents, as_of)
     changes = [
-        (stored[i][0], read)
-        for i, read in zip(ids, reads, strict=True)
-        if stored[i][0] != read["state"]
+        (
+            stored[customer_id][0],
+            render(
+                documents[n],
+                customer_id=customer_id,
+                state=states[n],
+                confidence=scores.confidence[n],
+                model_version=scores.model_version,
+            ),
+        )
+        for n, customer_id in enumerate(ids)
+        if stored[customer_id][0] != states[n]
     ]
     record_changes(session, changes, now=as_of, source="webhook")
     return {read["customer_id"] for old, read in changes if old is not None}
@@ -210,7 +222,8 @@ def _update(
     ids: list[str],
     values: dict[str, npt.NDArray[np.float64]],
     kinds: list[str | None],
-    reads: list[dict[str, Any]],
+    scores: Scores,
+    documents: list[dict[str, Any]],
     as_of: datetime,
 ) -> None:
     """Store the new inputs and scores in one statement; the row version moves on, so the
@@ -224,14 +237,16 @@ def _update(
             "first_contact_at": datetime_of(firsts[i]),
             "last_contact_at": datetime_of(lasts[i]),
             "objection_kind": kinds[i],
-            "state": read["state"],
-            "confidence": read["confidence"],
-            "action_code": read["next_action"]["code"],
-            "latest_score": document_of(read),
+            "state": state,
+            "confidence": confidence,
+            "action_code": action["code"],
+            "latest_score": document,
         }
-        for i, (customer_id, read) in enumerate(zip(ids, reads, strict=True))
+        for i, (customer_id, state, confidence, action, document) in enumerate(
+            zip(ids, scores.states, scores.confidence, scores.actions, documents, strict=True)
+        )
     ]
-    version = reads[0]["model_version"]
+    version = scores.model_version
     if _is_postgres(session):
         postgres.update_customers(_cursor(session), rows, model_version=version, now=as_of)
         return
