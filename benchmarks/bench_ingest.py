@@ -1,9 +1,11 @@
 """Webhook ingestion: sustained signed deliveries through the real HTTP endpoint.
 
 One uvicorn worker; single-event deliveries, then deliveries of 100 events, on SQLite and (when
-reachable) PostgreSQL; afterwards the event table must hold every event exactly once. Targets
-(CRM-integration issue), on PostgreSQL: 500 events/s single, 5,000 events/s in batches of 100.
-Run: `.venv/bin/python -m benchmarks.bench_ingest [--events 2000] [--postgres URL]`.
+reachable) PostgreSQL, from 16 senders at once (a CRM sends many deliveries together);
+afterwards the event table must hold every event exactly once. Targets (CRM-integration
+issue), on PostgreSQL: 500 events/s single, 5,000 events/s in batches of 100.
+Run: `.venv/bin/python -m benchmarks.bench_ingest [--events 2000] [--postgres URL]
+[--concurrency 16]`.
 """
 
 from __future__ import annotations
