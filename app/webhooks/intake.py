@@ -15,6 +15,7 @@ is then applied alone, so one bad delivery fails only itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from app.scoring.scorer import Scorer
 from app.webhooks import service
 from app.webhooks.schemas import CrmEvent, DeliveryRead
 
+log = logging.getLogger("dealnode")
 MAX_GROUP_EVENTS = 1000
 """A group's events, at most (a larger delivery goes alone): one transaction stays short."""
 
@@ -80,11 +82,15 @@ class Intake:
     def _drained(self, task: asyncio.Task[None]) -> None:
         """After a drain: go on if deliveries came meanwhile; cancelled, leave none hanging."""
         self._draining.discard(task)
-        if task.cancelled():
-            for waiting in self._waiting:
-                waiting.future.cancel()
-            self._waiting = []
-        elif self._waiting and len(self._draining) < self.at_once:
+        if task.cancelled():  # shutting down
+            if not self._draining:  # and no other drain will serve the waiting ones
+                for waiting in self._waiting:
+                    waiting.future.cancel()
+                self._waiting = []
+            return
+        if task.exception() is not None:  # its group heard of it; the others go on
+            log.error("a webhook group failed outside its transaction", exc_info=task.exception())
+        if self._waiting and len(self._draining) < self.at_once:
             self._start_draining()
 
     async def _drain(self) -> None:
@@ -95,10 +101,15 @@ class Intake:
             group = self._take()
             try:
                 outcomes = await to_thread.run_sync(self._commit, group)
-            except asyncio.CancelledError:  # shutting down: no 2xx, so its senders retry (the
-                # transaction may still commit; the retry then finds its events stored)
+            except BaseException as exc:  # shutting down, or worse: no 2xx, so its senders
+                # retry (the transaction may have committed; they then hear of duplicates)
                 for waiting in group:
-                    waiting.future.cancel()
+                    if waiting.future.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        waiting.future.set_exception(exc)
+                    else:
+                        waiting.future.cancel()
                 raise
             for waiting, outcome in zip(group, outcomes, strict=True):
                 if waiting.future.done():  # its sender went away; its events are stored
@@ -153,13 +164,18 @@ class Intake:
             changed = service.refresh_customers(session, self.scorer, sorted(touched), as_of=now)
             session.commit()  # the senders' 2xx go out only after this
         self.transactions += 1
-        return [
-            DeliveryRead(
-                accepted=len(new),
-                duplicates=len(waiting.events) - len(new),
-                ignored=waiting.ignored,
-                customers=len(customers := {e.customer_id for e in new}),
-                state_changes=len(customers & changed),
+        reads = []
+        for waiting, new in zip(group, news, strict=True):
+            customers = {e.customer_id for e in new}
+            credited = customers & changed
+            changed -= credited  # a change counts once, for the first delivery that caused it
+            reads.append(
+                DeliveryRead(
+                    accepted=len(new),
+                    duplicates=len(waiting.events) - len(new),
+                    ignored=waiting.ignored,
+                    customers=len(customers),
+                    state_changes=len(credited),
+                )
             )
-            for waiting, new in zip(group, news, strict=True)
-        ]
+        return reads

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
@@ -61,8 +61,10 @@ def _path_and_query(request: Request) -> str:
 
 def _json_list(body: bytes, *, limit: int) -> list[Any]:
     try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # orjson refuses what could not be stored later: NaN, lone surrogates, invalid UTF-8
+        # (and reads integers beyond 64 bits as floats, which it can write back).
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"malformed JSON: {exc}", field="body") from None
     items = data if isinstance(data, list) else [data]
     if not items:

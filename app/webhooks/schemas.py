@@ -14,7 +14,8 @@ class CrmEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    event_id: str = Field(min_length=1, max_length=128)
+    event_id: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]+$")
+    """Any text but NUL, which no database column takes."""
     customer_id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
     type: InteractionType
     occurred_at: AwareDatetime

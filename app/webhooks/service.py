@@ -56,8 +56,12 @@ def store_events(
     """Insert events not seen before (unique on source and event id); return the new ones."""
     check_times(events, now=now)
     inserted = insert_new(session, [(source, e) for e in events], now=now)
-    unique = {e.event_id: e for e in events}.values()
-    return [e for e in unique if (source, e.event_id) in inserted]
+    new = []
+    for event in events:  # an id given twice: its first copy is the one stored
+        if (source, event.event_id) in inserted:
+            inserted.discard((source, event.event_id))
+            new.append(event)
+    return new
 
 
 def insert_new(

@@ -146,3 +146,33 @@ def test_groups_in_flight_together_count_every_event_once(client: TestClient, db
         customer = db.get(Customer, f"c{k}")
         assert customer is not None
         assert getattr(customer, VISITS) == 12
+
+
+def test_a_state_change_counts_once_in_a_group(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deliveries of one group move the same customer: one change, told to the first."""
+    intake = intake_of(client)
+    refresh = service.refresh_customers
+
+    def moved(session: Session, scorer: Any, ids: Sequence[str], **kwargs: Any) -> set[str]:
+        refresh(session, scorer, ids, **kwargs)
+        return {"x"}  # as if x's state had changed
+
+    monkeypatch.setattr(service, "refresh_customers", moved)
+    reads = deliver_together(intake, [[crm_event("a", "x")], [crm_event("b", "x")]])
+    assert [read.state_changes for read in reads if isinstance(read, DeliveryRead)] == [1, 0]
+
+
+def test_an_id_given_twice_is_stored_and_returned_as_its_first_copy(
+    client: TestClient, db: Session
+) -> None:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.sessions() as session:
+        new = service.store_events(
+            session, [crm_event("d", "first"), crm_event("d", "second")], source="import", now=NOW
+        )
+        session.commit()
+    assert [e.customer_id for e in new] == ["first"]
+    db.expire_all()
+    assert list(db.scalars(select(InteractionEvent.customer_id))) == ["first"]

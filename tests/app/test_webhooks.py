@@ -157,6 +157,42 @@ def test_signed_garbage_is_a_json_error(client: TestClient) -> None:
     assert "malformed JSON" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (
+            b'[{"event_id": "\\ud800", "customer_id": "c", "type": "visit", '
+            b'"occurred_at": "2026-11-10T00:00:00Z"}]',
+            "malformed JSON",
+        ),
+        (
+            b'[{"event_id": "e", "customer_id": "c", "type": "visit", '
+            b'"occurred_at": "2026-11-10T00:00:00Z", "attributes": {"quote_value": NaN}}]',
+            "malformed JSON",
+        ),
+        (
+            b'[{"event_id": "a\\u0000b", "customer_id": "c", "type": "visit", '
+            b'"occurred_at": "2026-11-10T00:00:00Z"}]',
+            "0.event_id",
+        ),
+    ],
+)
+def test_what_no_database_could_store_is_refused_not_a_500(
+    client: TestClient, db: Session, body: bytes, named: str
+) -> None:
+    response = client.post(URL, content=body, headers=signed(body))
+    assert response.status_code == 422, response.text
+    assert named in response.json()["error"]["message"]
+    assert stored_events(db) == 0
+
+
+def test_an_integer_beyond_64_bits_is_kept_as_a_number(client: TestClient, db: Session) -> None:
+    payload = [event(1, attributes={"quote_value": 10**20})]
+    assert post(client, payload).status_code == 200
+    stored = db.scalars(select(InteractionEvent.attributes)).one()
+    assert stored["quote_value"] == 1e20
+
+
 @pytest.mark.slow
 def test_replayed_log_out_of_order_with_duplicates_matches_offline_features(
     client: TestClient, db: Session
