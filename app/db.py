@@ -78,8 +78,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def json_text(value: Any) -> str:
-    """JSON text as the engine writes it (orjson, numpy values and non-string keys allowed)."""
-    # What the standard library's encoder took too: numpy numbers, non-string keys.
+    """JSON text as the engine writes it: orjson, taking what the standard library's encoder
+    took too (numpy numbers, non-string keys)."""
     options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(value, option=options).decode()
 
@@ -93,6 +93,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # 64 MiB of pages rather than 2: the nightly run reads and rewrites every customer.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def driver_connection(session: Session) -> Any:
+    """The driver's own connection under the session's transaction, for the bulk paths
+    (COPY, executemany, one statement over many rows) where SQLAlchemy's per-row work
+    would cost more than the database's."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    return raw
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, driver_connection, is_postgres
 from app.jobs.chunks import Span
 from app.scoring.history import record_changes, stored_time
 from app.scoring.scores import render
@@ -85,7 +85,7 @@ def write_chunk(
     """
     if not rows:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         written = _update_postgres(session, rows, span, as_of=as_of, version=model_version)
     else:
         written = _update_sqlite(session, rows, span, as_of=as_of, version=model_version)
@@ -129,10 +129,11 @@ def _update_postgres(
             " ON COMMIT DELETE ROWS"
         )
     )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
     names = ", ".join((*_STAGED, "latest_score"))
-    with raw.cursor() as cursor, cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
+    with (
+        driver_connection(session).cursor() as cursor,
+        cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy,
+    ):
         for value in _values(rows):
             copy.write_row(value)
     sets = ", ".join(f"{name} = s.{name}" for name in _UPDATED)
@@ -170,9 +171,7 @@ def _update_sqlite(
     unchanged = rows if len(fresh) == len(rows) else rows.take(fresh)
     params = [(*value[2:], when, when, version, value[0], value[1]) for value in _values(unchanged)]
     sets = ", ".join(f"{name} = ?" for name in (*_UPDATED, "latest_score"))
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
+    cursor = driver_connection(session).cursor()
     cursor.executemany(
         f"UPDATE customer SET {sets}, inputs_as_of = ?, scored_at = ?, model_version = ?,"
         " row_version = row_version + 1 WHERE customer_id = ? AND row_version = ?",

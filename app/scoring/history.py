@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, driver_connection, is_postgres
 from app.scoring.service import state_change_payload
 
 _HISTORY_COLUMNS = (
@@ -92,18 +92,17 @@ def insert_many(
     *,
     json: tuple[str, ...] = (),
 ) -> None:
-    """One executemany on the driver, in the session's transaction.
+    """Insert the rows on the driver, in the session's transaction: one statement over a
+    JSON document on PostgreSQL, one executemany on SQLite.
 
     Times come as `stored_time` gives them; `json` names the columns given as JSON text.
     """
     if not rows:
         return
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
+    cursor = driver_connection(session).cursor()
     names = ", ".join(columns)
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgres(session):
             # One statement over a JSON document typed by the table's own row type: a
             # round trip per row was most of a delivery's state changes.
             positions = [i for i, column in enumerate(columns) if column in json]

@@ -18,7 +18,7 @@ from sqlalchemy import cast as cast_as
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, driver_connection, is_postgres
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.history import record_changes
@@ -88,7 +88,7 @@ def insert_new(
         }
         for source, e in unique
     ]
-    if _is_postgres(session):
+    if is_postgres(session):
         return postgres.insert_events(_cursor(session), rows, now=now)
     for row in rows:
         row["received_at"] = now
@@ -116,7 +116,7 @@ def refresh_customers(
     if not customer_ids:
         return set()
     ids = sorted(set(customer_ids))
-    if _is_postgres(session):
+    if is_postgres(session):
         cursor = _cursor(session)
         postgres.create_customers(cursor, ids, now=as_of)
         locked = postgres.lock_customers(cursor, ids)
@@ -176,15 +176,9 @@ def refresh_customers(
     return {read["customer_id"] for old, read in changes if old is not None}
 
 
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _cursor(session: Session) -> Any:
     """A driver cursor in the session's transaction (closed with the connection)."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    return raw.cursor()
+    return driver_connection(session).cursor()
 
 
 def _json(text: str | None) -> Any:
@@ -251,7 +245,7 @@ def _update(
         )
     ]
     version = scores.model_version
-    if _is_postgres(session):
+    if is_postgres(session):
         postgres.update_customers(_cursor(session), rows, model_version=version, now=as_of)
         return
     # SQLAlchemy reserves a column's own name for its SET value: the rows' values bind as v_*.
