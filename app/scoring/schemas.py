@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.scoring.actions import ObjectionKind
+from app.tables import MAX_COUNT
 from training.features import COUNT_INPUTS, WINDOW_DAYS
 
-Count = int | None
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)] | None
+"""A count: never negative, and within the 32-bit column it is stored in."""
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 _WINDOWS = tuple((name, tuple(f"{name}_{days}d" for days in WINDOW_DAYS)) for name in COUNT_INPUTS)
 """Each count's windowed counts, shortest first."""
@@ -20,24 +23,24 @@ class CustomerInputs(BaseModel):
 
     model_config = _STRICT
 
-    visits: Count = Field(default=None, ge=0)
-    replies: Count = Field(default=None, ge=0)
-    quotes: Count = Field(default=None, ge=0)
-    objections: Count = Field(default=None, ge=0)
-    meetings: Count = Field(default=None, ge=0)
-    purchases: Count = Field(default=None, ge=0)
-    visits_30d: Count = Field(default=None, ge=0)
-    replies_30d: Count = Field(default=None, ge=0)
-    quotes_30d: Count = Field(default=None, ge=0)
-    objections_30d: Count = Field(default=None, ge=0)
-    meetings_30d: Count = Field(default=None, ge=0)
-    purchases_30d: Count = Field(default=None, ge=0)
-    visits_90d: Count = Field(default=None, ge=0)
-    replies_90d: Count = Field(default=None, ge=0)
-    quotes_90d: Count = Field(default=None, ge=0)
-    objections_90d: Count = Field(default=None, ge=0)
-    meetings_90d: Count = Field(default=None, ge=0)
-    purchases_90d: Count = Field(default=None, ge=0)
+    visits: Count = None
+    replies: Count = None
+    quotes: Count = None
+    objections: Count = None
+    meetings: Count = None
+    purchases: Count = None
+    visits_30d: Count = None
+    replies_30d: Count = None
+    quotes_30d: Count = None
+    objections_30d: Count = None
+    meetings_30d: Count = None
+    purchases_30d: Count = None
+    visits_90d: Count = None
+    replies_90d: Count = None
+    quotes_90d: Count = None
+    objections_90d: Count = None
+    meetings_90d: Count = None
+    purchases_90d: Count = None
     first_contact_at: AwareDatetime | None = None
     last_contact_at: AwareDatetime | None = None
     objection_kind: ObjectionKind | None = Field(

@@ -24,6 +24,8 @@ def stored(client: TestClient, score_key: dict[str, str]) -> dict[str, Any]:
     [
         ({**GOOD, "visits": -1}, "visits"),
         ({**GOOD, "visits": 2.5}, "visits"),
+        ({**GOOD, "visits": 2**31}, "visits"),  # more than the count column holds
+        ({**GOOD, "replies": 10**23}, "replies"),
         ({**GOOD, "replies": "many"}, "replies"),
         ({**GOOD, "colour": "blue"}, "colour"),
         (
