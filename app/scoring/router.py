@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from app.deps import RuntimeDep, ScoreKey, SessionDep, SettingsDep
 from app.errors import InvalidInput
 from app.responses import FastJSONResponse
+from app.routing import JSONRoute
 from app.runtime import Runtime
 from app.scoring import service
 from app.scoring.schemas import BatchRead, BatchRequest, CustomerRequest, PredictRequest, ScoreRead
 
-router = APIRouter(prefix="/v1/predict", tags=["scoring"])
+router = APIRouter(prefix="/v1/predict", tags=["scoring"], route_class=JSONRoute)
 
 
 @router.post("", response_model=ScoreRead)
