@@ -43,9 +43,9 @@ def rescore(
     ] = 1,
 ) -> None:
     """Rescore every customer as of now (scores decay without events): the nightly job."""
-    import gc
     import sys
 
+    from app import heap
     from app.errors import AppError, InvalidInput
     from app.jobs import rescore as job
     from app.jobs import runs
@@ -66,9 +66,7 @@ def rescore(
             raise ModelError("no model is loaded: train and promote one first")
         when = None if as_of is None else to_utc(as_of).to_pydatetime()
         part = runs.Shard() if shard is None else runs.Shard.parse(shard)
-        # What is loaded now lives as long as the process: keep the garbage collector from
-        # walking it again and again while a million customers' scores come and go.
-        gc.freeze()
+        heap.settle()  # a million customers' scores come and go
 
         def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
             return job.rescore_all(

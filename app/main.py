@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import heap
 from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
@@ -72,10 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime
-        # What start-up loaded (the model, the libraries) lives as long as the server: keep
-        # the garbage collector from walking it every time a batch's dicts come and go; that
-        # walking was a quarter of a batch of 1,000.
-        gc.freeze()
+        heap.settle()
         yield
         runtime.engine.dispose()
 

@@ -10,7 +10,6 @@ same with workers or without.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -24,6 +23,7 @@ import numpy as np
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import heap
 from app.db import make_engine, make_sessionmaker
 from app.jobs.chunks import Chunk, Span, read_span
 from app.jobs.writes import Scored
@@ -150,7 +150,7 @@ def _start_worker(
     scorer.activate(version)
     _Worker.scorer = scorer
     _Worker.sessions = make_sessionmaker(make_engine(database_url))
-    gc.freeze()  # the model lives as long as the process; see the CLI
+    heap.settle()
 
 
 def _read_and_score_in_worker(span: Span, as_of: datetime) -> Scored:

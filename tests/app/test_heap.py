@@ -1,0 +1,32 @@
+"""The collector's settings for long-running processes (`app.heap`)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from app import heap
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    """Put the test process's collector back as it was."""
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_settle_freezes_what_is_loaded_and_makes_young_collections_rare() -> None:
+    gc.set_threshold(700, 10, 10)
+    kept = [[] for _ in range(10)]  # loaded before settling: frozen with the rest
+    heap.settle()
+    assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, 10, 10)
+    assert gc.get_freeze_count() >= len(kept)
+    collections = gc.get_stats()[0]["collections"]
+    made = [{} for _ in range(5_000)]  # more than the default threshold, fewer than ours
+    assert gc.get_stats()[0]["collections"] == collections
+    assert len(made) == 5_000
