@@ -43,6 +43,9 @@ class PathExplainer:
             root = tree["tree_structure"]
             self.bias[index] = _value(root)
             self._walk(index, root, np.zeros(self.n_features))
+        self._flat_values = self.leaf_value.ravel()
+        self._tree_offsets = np.arange(len(trees), dtype=np.intp) * width
+        """Leaf (tree t, leaf l) is `_flat_values[_tree_offsets[t] + l]`: one flat gather."""
 
     def _walk(self, tree: int, node: dict[str, Any], path: FloatArray) -> None:
         if "split_feature" not in node:
@@ -67,8 +70,11 @@ class PathExplainer:
     def raw_scores(self, leaves: npt.NDArray[np.intp]) -> FloatArray:
         """Raw score per class: the sum of the values of the leaves reached."""
         n, used = leaves.shape
-        values = self.leaf_value[np.arange(used)[None, :], leaves]
-        return np.asarray(values.reshape(n, used // self.n_classes, self.n_classes).sum(axis=1))
+        values = np.take(self._flat_values, leaves + self._tree_offsets[:used])
+        # einsum adds the trees in order, as LightGBM does, and several times faster than
+        # `sum(axis=1)` over this middle axis; a 2-D fancy index costs more than `take` too.
+        rounds = values.reshape(n, used // self.n_classes, self.n_classes)
+        return np.asarray(np.einsum("ntk->nk", rounds))
 
     def contributions(
         self, leaves: npt.NDArray[np.intp], classes: npt.NDArray[np.intp]
