@@ -2,6 +2,8 @@
 
 Columns are read untyped and converted a whole column at a time: per-value conversion
 (SQLAlchemy's result processors) would cost more than the model on a million customers.
+Contact times come from PostgreSQL as integer epoch microseconds, not as datetime objects,
+and a chunk keeps its inputs as the arrays `feature_matrix` takes, never as a DataFrame.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, Text, cast, column, func, select, table
+from sqlalchemy import BigInteger, ColumnElement, Select, Text, cast, column, func, select, table
 from sqlalchemy.orm import Session
 
 from app.jobs.runs import Shard
@@ -25,8 +27,11 @@ from training.features import (
     RAW_INPUTS,
     TIME_INPUTS,
     WINDOW_DAYS,
-    parse_times,
+    FloatArray,
+    epoch_seconds,
+    epoch_seconds_of,
     raw_inputs_from_events,
+    raw_values,
 )
 
 _CUSTOMER = table(
@@ -58,8 +63,8 @@ class Chunk:
     states: list[str | None]
     kinds: list[str | None]
     extras: list[dict[str, Any]]
-    raw: pd.DataFrame
-    """One row per customer in `ids` order, the feature module's raw inputs."""
+    values: dict[str, FloatArray]
+    """The raw inputs in `ids` order, as `feature_matrix` takes them (times: epoch seconds)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -92,7 +97,10 @@ def next_span(session: Session, *, after: str, size: int, shard: Shard) -> Span 
 def read_span(session: Session, span: Span, *, as_of: datetime, with_extras: bool) -> Chunk | None:
     """The customers of `span` with their inputs as of `as_of` (None if all went meanwhile)."""
     c = _CUSTOMER.c
-    query = _columns(with_extras).where(c.customer_id > span.after, c.customer_id <= span.last)
+    in_us = _times_in_us(session)
+    query = _columns(with_extras, in_us).where(
+        c.customer_id > span.after, c.customer_id <= span.last
+    )
     if span.shard.count > 1:
         query = query.where(c.shard_key % span.shard.count == span.shard.index)
     rows = session.execute(query.order_by(c.customer_id)).all()
@@ -100,7 +108,7 @@ def read_span(session: Session, span: Span, *, as_of: datetime, with_extras: boo
         return None
     e = _EVENT.c
     events = _events(session, e.customer_id > span.after, e.customer_id <= span.last)
-    return _chunk(rows, events, as_of, with_extras)
+    return _chunk(rows, events, as_of, with_extras, in_us)
 
 
 def reread(
@@ -108,20 +116,37 @@ def reread(
 ) -> Chunk | None:
     """These customers again, freshly read (after a concurrent update)."""
     c = _CUSTOMER.c
-    query = _columns(with_extras).where(c.customer_id.in_(ids)).order_by(c.customer_id)
+    in_us = _times_in_us(session)
+    query = _columns(with_extras, in_us).where(c.customer_id.in_(ids)).order_by(c.customer_id)
     rows = session.execute(query).all()
     if not rows:
         return None
     events = _events(session, _EVENT.c.customer_id.in_(ids))
-    return _chunk(rows, events, as_of, with_extras)
+    return _chunk(rows, events, as_of, with_extras, in_us)
 
 
-def _columns(with_extras: bool) -> Select[Any]:
-    columns: list[ColumnElement[Any]] = [_CUSTOMER.c[name] for name in _READ]
+def _times_in_us(session: Session) -> bool:
+    """Whether the database hands contact times over as epoch microseconds (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _columns(with_extras: bool, times_in_us: bool) -> Select[Any]:
+    columns: list[ColumnElement[Any]] = [
+        _epoch_us(_CUSTOMER.c[name]).label(name)
+        if times_in_us and name in TIME_INPUTS
+        else _CUSTOMER.c[name]
+        for name in _READ
+    ]
     if with_extras:
         # As text on both databases, parsed here: one code path for SQLite and PostgreSQL.
         columns.append(cast(_CUSTOMER.c.extras, Text).label("extras"))
     return select(*columns)
+
+
+def _epoch_us(time: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamp as exact integer epoch microseconds, which `/ 1e6` turns into the very
+    seconds `epoch_seconds` gives: psycopg would make a datetime object of every value."""
+    return cast(func.extract("epoch", time) * 1_000_000, BigInteger)
 
 
 def _events(session: Session, *where: Any) -> pd.DataFrame:
@@ -130,17 +155,26 @@ def _events(session: Session, *where: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["customer_id", "type", "occurred_at"])
 
 
-def _chunk(rows: Sequence[Any], events: pd.DataFrame, as_of: datetime, with_extras: bool) -> Chunk:
+def _chunk(
+    rows: Sequence[Any],
+    events: pd.DataFrame,
+    as_of: datetime,
+    with_extras: bool,
+    times_in_us: bool,
+) -> Chunk:
     names = _READ + (("extras",) if with_extras else ())
     columns = dict(zip(names, zip(*rows, strict=True), strict=True))
     ids = list(columns["customer_id"])
-    raw = stored_inputs(ids, columns, as_of)
+    values = stored_inputs(columns, as_of, times_in_us=times_in_us)
     if len(events):
         events = events[events["customer_id"].isin(ids)]
     if len(events):
+        # Customers with events get the offline path's own aggregation of them.
         with_events = sorted(set(events["customer_id"]))
-        exact = raw_inputs_from_events(events, as_of, customer_ids=with_events)
-        raw.loc[with_events, exact.columns] = exact
+        exact = raw_values(raw_inputs_from_events(events, as_of, customer_ids=with_events))
+        rows_of = pd.Index(ids).get_indexer(with_events)
+        for name in RAW_INPUTS:
+            values[name][rows_of] = exact[name]
     extras = [_json(v) for v in columns["extras"]] if with_extras else [{} for _ in ids]
     return Chunk(
         ids=ids,
@@ -148,33 +182,35 @@ def _chunk(rows: Sequence[Any], events: pd.DataFrame, as_of: datetime, with_extr
         states=list(columns["state"]),
         kinds=list(columns["objection_kind"]),
         extras=extras,
-        raw=raw,
+        values=values,
     )
 
 
 def stored_inputs(
-    ids: Sequence[str], columns: Mapping[str, Sequence[Any]], as_of: datetime
-) -> pd.DataFrame:
+    columns: Mapping[str, Sequence[Any]], as_of: datetime, *, times_in_us: bool
+) -> dict[str, FloatArray]:
     """Raw inputs of customers known only from API calls, moved forward to `as_of`.
 
-    Lifetime counts and contact times stay as stored. A window's count is known to be zero
-    once the last contact falls outside the window; otherwise the stored count is kept, the
-    best that can be known without the events.
+    Lifetime counts and contact times stay as stored (times as epoch microseconds when
+    `times_in_us`, else as the database's text or datetimes). A window's count is known to
+    be zero once the last contact falls outside the window; otherwise the stored count is
+    kept, the best that can be known without the events.
     """
-    values: dict[str, Any] = {
-        name: np.array(columns[name], dtype=np.float64) for name in RAW_COUNT_INPUTS
-    }
+    values = {name: np.array(columns[name], dtype=np.float64) for name in RAW_COUNT_INPUTS}
     for name in TIME_INPUTS:
-        values[name] = parse_times(pd.Series(columns[name], dtype=object)).array
-    last = pd.DatetimeIndex(values["last_contact_at"])
+        if times_in_us:  # None becomes NaN; microseconds are exact in a float64
+            values[name] = np.array(columns[name], dtype=np.float64) / 1e6
+        else:
+            values[name] = epoch_seconds(pd.Series(columns[name], dtype=object))
+    last = values["last_contact_at"]
     for days in WINDOW_DAYS:
-        cutoff = pd.Timestamp(as_of) - timedelta(days=days)
-        outside = np.asarray((last <= cutoff) | last.isna())
+        # The cutoff rounded as the contact times are, so a contact right at it compares true.
+        cutoff = epoch_seconds_of(as_of - timedelta(days=days))
+        outside = ~(last > cutoff)  # no contact at all is outside too
         for name in COUNT_INPUTS:
             counts = values[f"{name}_{days}d"]
             counts[outside & ~np.isnan(counts)] = 0.0
-    index = pd.Index(ids, name="customer_id")
-    return pd.DataFrame(values, index=index)[list(RAW_INPUTS)]
+    return values
 
 
 def _json(value: str | None) -> dict[str, Any]:

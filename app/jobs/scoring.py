@@ -30,7 +30,7 @@ from app.jobs.writes import Scored
 from app.scoring.actions import Playbook
 from app.scoring.scorer import Scorer, Serving
 from training.design import design_array
-from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix, raw_values
+from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix
 
 
 def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime) -> Scored:
@@ -40,10 +40,10 @@ def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime)
         name: [e.get(name) for e in chunk.extras]
         for name in layout.extra_numeric + layout.extra_categorical
     }
-    core = feature_matrix(raw_values(chunk.raw), epoch_seconds_of(as_of))
+    core = feature_matrix(chunk.values, epoch_seconds_of(as_of))
     matrix = design_array(core, extras, layout)
     scores = scorer.score(matrix, chunk.kinds, as_of=as_of, serving=serving)
-    counts = chunk.raw[list(RAW_COUNT_INPUTS)].to_numpy(np.float64)
+    counts = np.column_stack([chunk.values[name] for name in RAW_COUNT_INPUTS])
     stored = np.nan_to_num(counts).astype(np.int64).astype(object)
     stored[np.isnan(counts)] = None
     dumps = orjson.dumps

@@ -22,11 +22,12 @@ def restored_gc() -> Iterator[None]:
 @pytest.mark.usefixtures("restored_gc")
 def test_settle_freezes_what_is_loaded_and_makes_young_collections_rare() -> None:
     gc.set_threshold(700, 10, 10)
-    kept = [[] for _ in range(10)]  # loaded before settling: frozen with the rest
+    kept: list[list[int]] = [[] for _ in range(10)]  # loaded before settling: frozen with the rest
     heap.settle()
     assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, 10, 10)
     assert gc.get_freeze_count() >= len(kept)
     collections = gc.get_stats()[0]["collections"]
-    made = [{} for _ in range(5_000)]  # more than the default threshold, fewer than ours
+    # More allocations than the default threshold, fewer than ours:
+    made: list[dict[str, int]] = [{} for _ in range(5_000)]
     assert gc.get_stats()[0]["collections"] == collections
     assert len(made) == 5_000
