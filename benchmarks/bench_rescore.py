@@ -101,14 +101,14 @@ def previous_score(models: Path, first: pd.DataFrame, as_of: pd.Timestamp) -> st
 
     from app.config import DEFAULT_PLAYBOOK
     from app.scoring.actions import load_playbook
-    from app.scoring.scorer import Scorer, request_matrix
+    from app.scoring.scorer import Scorer, raw_inputs, request_matrix
 
     scorer = Scorer(models, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
     model = scorer.activate()
     row = first.iloc[0]
     inputs = {name: None if pd.isna(row[name]) else row[name] for name in RAW_INPUTS}
     inputs["extras"] = {"segment": row["segment"]}
-    matrix = request_matrix([inputs], as_of.to_pydatetime(), model.layout)
+    matrix = request_matrix(raw_inputs([inputs]), [inputs], as_of.to_pydatetime(), model.layout)
     [document] = scorer.score(matrix, [None], as_of=as_of.to_pydatetime()).documents()
     return orjson.dumps(document).decode()
 

@@ -15,7 +15,9 @@ from app.responses import FastJSONResponse
 from app.routing import JSONRoute
 from app.runtime import Runtime
 from app.scoring import service
+from app.scoring.checks import check_inputs
 from app.scoring.schemas import BatchRead, BatchRequest, CustomerRequest, PredictRequest, ScoreRead
+from app.scoring.scorer import raw_inputs
 
 router = APIRouter(prefix="/v1/predict", tags=["scoring"], route_class=JSONRoute)
 
@@ -25,7 +27,7 @@ async def predict(body: PredictRequest, runtime: RuntimeDep, _: ScoreKey) -> Fas
     """Score one customer: state, probabilities, reasons and next action (stored with an id)."""
     serving = runtime.scorer.serving  # one model for the whole request (503 when none)
     when = service.resolve_as_of(body.as_of, datetime.now(UTC))
-    service.check_inputs([body], serving.model, when)
+    check_inputs([body], raw_inputs([vars(body)]), serving.model, when)
     # Requests arriving together are scored in one model call (see `batcher.py`).
     result = await runtime.batcher.predict(
         body, serving=serving, as_of=None if body.as_of is None else when

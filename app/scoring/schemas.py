@@ -5,21 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.scoring.actions import ObjectionKind
 from app.tables import MAX_COUNT
-from training.features import COUNT_INPUTS, WINDOW_DAYS
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)] | None
 """A count: never negative, and within the 32-bit column it is stored in."""
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
-_WINDOWS = tuple((name, tuple(f"{name}_{days}d" for days in WINDOW_DAYS)) for name in COUNT_INPUTS)
-"""Each count's windowed counts, shortest first."""
 
 
 class CustomerInputs(BaseModel):
-    """One customer's raw inputs; unknown counts may be left out (the model handles missing)."""
+    """One customer's raw inputs; unknown counts may be left out (the model handles missing).
+
+    Each value is checked here; values checked together (windows, contact order, the
+    future) are `checks.py`'s, a batch's column at a time.
+    """
 
     model_config = _STRICT
 
@@ -51,29 +52,6 @@ class CustomerInputs(BaseModel):
         description="Extra columns the model was trained with (from a mapping file).",
         max_length=100,
     )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CustomerInputs:
-        if (
-            self.first_contact_at is not None
-            and self.last_contact_at is not None
-            and self.last_contact_at < self.first_contact_at
-        ):
-            raise ValueError("last_contact_at is before first_contact_at")
-        values = self.__dict__  # the fields; checked for every customer of a batch of 1,000
-        for name, windows in _WINDOWS:
-            total = values[name]
-            previous: int | None = None
-            for window_name in windows:
-                window = values[window_name]
-                if window is None:
-                    continue
-                if total is not None and window > total:
-                    raise ValueError(f"{window_name} ({window}) exceeds {name} ({total})")
-                if previous is not None and previous > window:
-                    raise ValueError(f"{window_name} ({window}) is below a shorter window")
-                previous = window
-        return self
 
 
 AS_OF_DOC = "When the counts were taken (default: now); never in the future."

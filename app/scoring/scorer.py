@@ -144,20 +144,30 @@ class Scorer:
         )
 
 
+def raw_inputs(rows: Sequence[dict[str, Any]]) -> npt.NDArray[np.float64]:
+    """API inputs as one array, a column per name in `RAW_INPUTS` (times in epoch seconds).
+
+    One array for all rows (None becomes NaN): per-column arrays cost a numpy call each,
+    which is most of a single request's time here. Every row carries every input.
+    """
+    return np.array(
+        [(*_COUNTS_OF(r), *map(epoch_seconds_of, _TIMES_OF(r))) for r in rows],
+        dtype=np.float64,
+    ).reshape(len(rows), len(RAW_INPUTS))
+
+
 def request_matrix(
-    rows: Sequence[dict[str, Any]], as_of: datetime, layout: FeatureLayout
+    raw: npt.NDArray[np.float64],
+    rows: Sequence[dict[str, Any]],
+    as_of: datetime,
+    layout: FeatureLayout,
 ) -> npt.NDArray[np.float64]:
-    """Build the design matrix straight from API inputs, skipping DataFrames on the hot path.
+    """Build the design matrix straight from API inputs (`raw_inputs` of `rows`, whose
+    extras it adds), skipping DataFrames on the hot path.
 
     Same formulas as offline scoring (`feature_matrix`, `design_array`); a test compares the
     two paths' probabilities for the same customers.
     """
-    # One array for all raw inputs (None becomes NaN): per-column arrays cost a numpy call
-    # each, which is most of a single request's time here. Every row carries every input.
-    raw = np.array(
-        [(*_COUNTS_OF(r), *map(epoch_seconds_of, _TIMES_OF(r))) for r in rows],
-        dtype=np.float64,
-    ).reshape(len(rows), len(RAW_INPUTS))
     values = {name: raw[:, i] for i, name in enumerate(RAW_INPUTS)}
     core = feature_matrix(values, epoch_seconds_of(as_of))
     extras = {

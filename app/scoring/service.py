@@ -5,23 +5,22 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.metrics import Metrics
+from app.scoring.checks import CLOCK_SKEW, check_inputs
 from app.scoring.schemas import CustomerRequest
-from app.scoring.scorer import Scorer, Serving, request_matrix
+from app.scoring.scorer import Scorer, Serving, raw_inputs, request_matrix
 from app.scoring.scores import document_of
 from app.tables import Customer, CustomerScore, Notification
-from training.artifacts import LoadedModel
-from training.features import RAW_COUNT_INPUTS, TIME_INPUTS
-
-CLOCK_SKEW = timedelta(minutes=5)
-"""Clients' clocks run a little ahead; more than this is an error, not skew."""
+from training.features import RAW_COUNT_INPUTS
 
 
 def resolve_as_of(as_of: datetime | None, now: datetime) -> datetime:
@@ -33,46 +32,20 @@ def resolve_as_of(as_of: datetime | None, now: datetime) -> datetime:
     return as_of.astimezone(UTC)
 
 
-def check_inputs(
-    items: Sequence[CustomerRequest], model: LoadedModel, as_of: datetime, prefix: str = ""
-) -> None:
-    """Refuse what parsed but cannot be scored: future contacts, extras the model lacks."""
-    known = set(model.layout.extra_numeric) | set(model.layout.extra_categorical)
-    seen: set[str] = set()
-    for n, item in enumerate(items):
-        where = f"{prefix}{n}." if prefix else ""
-        for name in TIME_INPUTS:
-            value = getattr(item, name)
-            if value is not None and value > as_of + CLOCK_SKEW:
-                raise InvalidInput(
-                    f"{where}{name} is after as_of (in the future)", field=where + name
-                )
-        for key, value in item.extras.items():
-            if key not in known:
-                allowed = ", ".join(sorted(known)) or "none"
-                raise InvalidInput(
-                    f"{where}extras.{key}: this model has no such input (it knows: {allowed})",
-                    field=f"{where}extras.{key}",
-                )
-            if key in model.layout.extra_numeric and isinstance(value, str):
-                raise InvalidInput(
-                    f"{where}extras.{key} must be a number", field=f"{where}extras.{key}"
-                )
-        if item.customer_id is not None:
-            if item.customer_id in seen:
-                raise InvalidInput(
-                    f"{where}customer_id {item.customer_id!r} appears twice",
-                    field=where + "customer_id",
-                )
-            seen.add(item.customer_id)
-
-
 def score_items(
-    scorer: Scorer, items: Sequence[CustomerRequest], as_of: datetime, serving: Serving
+    scorer: Scorer,
+    items: Sequence[CustomerRequest],
+    as_of: datetime,
+    serving: Serving,
+    raw: npt.NDArray[np.float64] | None = None,
 ) -> list[dict[str, Any]]:
-    """Score validated inputs in one model call; the API's view of each (`ScoreRead`)."""
+    """Score checked inputs in one model call; the API's view of each (`ScoreRead`).
+
+    `raw` is `raw_inputs` of the items when the caller has it already.
+    """
     rows = [vars(item) for item in items]
-    matrix = request_matrix(rows, as_of, serving.model.layout)
+    raw = raw_inputs(rows) if raw is None else raw
+    matrix = request_matrix(raw, rows, as_of, serving.model.layout)
     kinds = [item.objection_kind for item in items]
     ids = [item.customer_id for item in items]
     return scorer.score(matrix, kinds, as_of=as_of, serving=serving).reads(ids)
@@ -89,8 +62,9 @@ def predict(
     now = datetime.now(UTC)
     when = resolve_as_of(as_of, now)
     serving = scorer.serving  # one model for the whole request, even if another is activated
-    check_inputs(items, serving.model, when, prefix="customers." if len(items) > 1 else "")
-    reads = score_items(scorer, items, when, serving)
+    raw = raw_inputs([vars(item) for item in items])
+    check_inputs(items, raw, serving.model, when, prefix="customers.")
+    reads = score_items(scorer, items, when, serving, raw)
     for state, count in Counter(read["state"] for read in reads).items():
         metrics.predictions.labels(state=state).inc(count)
     return reads

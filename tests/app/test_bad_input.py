@@ -40,6 +40,7 @@ def stored(client: TestClient, score_key: dict[str, str]) -> dict[str, Any]:
         ({**GOOD, "as_of": "2999-01-01T00:00:00Z"}, "as_of"),
         ({**GOOD, "first_contact_at": "2026-05-01T00:00:00"}, "first_contact_at"),
         ({**GOOD, "visits_30d": 9}, "visits_30d"),
+        ({**GOOD, "visits": 9, "visits_30d": 5, "visits_90d": 3}, "visits_90d"),
         ({**GOOD, "extras": {"shoe_size": 9}}, "shoe_size"),
         ({**GOOD, "objection_kind": "colour"}, "objection_kind"),
     ],
@@ -106,6 +107,36 @@ def test_batch_with_a_repeated_id_is_refused_and_stores_nothing(
     assert response.status_code == 422
     assert "twin" in response.json()["error"]["message"]
     assert client.get("/v1/customers/twin", headers=score_key).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"visits": 2, "visits_30d": 3}, "customers.2.visits_30d"),
+        ({"last_contact_at": "2999-01-01T00:00:00Z"}, "customers.2.last_contact_at"),
+        ({"extras": {"shoe_size": 9}}, "customers.2.extras.shoe_size"),
+    ],
+)
+def test_batch_names_the_customer_and_field_and_stores_nothing(
+    client: TestClient, score_key: dict[str, str], bad: dict[str, Any], field: str
+) -> None:
+    customers = [{"customer_id": f"fine-{n}", "visits": 1} for n in range(4)]
+    customers[2] |= bad
+    response = client.post("/v1/predict/batch", json={"customers": customers}, headers=score_key)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert field in error["message"]
+    assert client.get("/v1/customers/fine-0", headers=score_key).status_code == 404
+
+
+def test_a_batch_of_one_names_its_customer_too(
+    client: TestClient, score_key: dict[str, str]
+) -> None:
+    body = {"customers": [{"visits": 1, "visits_30d": 2}]}
+    response = client.post("/v1/predict/batch", json=body, headers=score_key)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "customers.0.visits_30d"
 
 
 def test_unknown_customer_is_404(client: TestClient, score_key: dict[str, str]) -> None:
