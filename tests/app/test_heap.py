@@ -31,3 +31,8 @@ def test_settle_freezes_what_is_loaded_and_makes_young_collections_rare() -> Non
     made: list[dict[str, int]] = [{} for _ in range(5_000)]
     assert gc.get_stats()[0]["collections"] == collections
     assert len(made) == 5_000
+
+
+def test_freed_memory_is_kept_for_reuse_on_glibc() -> None:
+    # This machine's C library is glibc: mallopt exists and accepts both settings.
+    assert heap.keep_freed_memory() is True
