@@ -32,7 +32,7 @@ from training.features import (
     STATES,
     TIME_INPUTS,
     epoch_seconds_of,
-    feature_matrix,
+    feature_matrix_of_raw,
 )
 from training.pipeline import calibrate
 
@@ -168,8 +168,7 @@ def request_matrix(
     Same formulas as offline scoring (`feature_matrix`, `design_array`); a test compares the
     two paths' probabilities for the same customers.
     """
-    values = {name: raw[:, i] for i, name in enumerate(RAW_INPUTS)}
-    core = feature_matrix(values, epoch_seconds_of(as_of))
+    core = feature_matrix_of_raw(raw, epoch_seconds_of(as_of))
     extras = {
         name: [(r.get("extras") or {}).get(name) for r in rows]
         for name in layout.extra_numeric + layout.extra_categorical

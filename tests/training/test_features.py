@@ -112,3 +112,57 @@ def test_feature_set_hash_changes_when_a_formula_changes(monkeypatch: pytest.Mon
     )
     monkeypatch.setattr(features, "DERIVED", changed)
     assert features.feature_set_hash() != before
+
+
+def _random_raw(rows: int) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 6, (rows, len(features.RAW_COUNT_INPUTS))).astype(np.float64)
+    counts[rng.random(counts.shape) < 0.15] = np.nan  # unknown counts
+    first = 1.7e9 + rng.random(rows) * 1e7
+    last = first + rng.random(rows) * 1e7
+    first[rng.random(rows) < 0.1] = np.nan
+    return np.column_stack([counts, first, last])
+
+
+@pytest.mark.parametrize("rows", [1, 511, 512, 513, 1500])
+def test_each_row_gets_the_same_features_alone_as_in_any_batch(rows: int) -> None:
+    raw = _random_raw(rows)
+    now = 1.72e9
+    together = features.feature_matrix_of_raw(raw, now)
+    assert together.shape == (rows, len(FEATURES))
+    for row in {0, rows // 2, rows - 1}:
+        alone = features.feature_matrix_of_raw(raw[row : row + 1], now)
+        np.testing.assert_array_equal(alone[0], together[row])
+    by_name = {name: raw[:, i] for i, name in enumerate(RAW_INPUTS)}
+    np.testing.assert_array_equal(features.feature_matrix(by_name, now), together)
+
+
+def test_every_derived_feature_follows_its_declared_formula() -> None:
+    raw = _random_raw(300)
+    now = 1.72e9
+    got = dict(zip(FEATURES, features.feature_matrix_of_raw(raw, now).T, strict=True))
+    values = {name: raw[:, i] for i, name in enumerate(RAW_INPUTS)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values["active_span_days"] = (
+            values["last_contact_at"] - values["first_contact_at"]
+        ) / 86_400
+        for spec in features.DERIVED:  # one feature at a time, straight from the spec
+            args = [values[a] for a in spec.args]
+            if spec.kind == "days_since":
+                values[spec.name] = np.maximum(now - args[0], 0.0) / 86_400
+            elif spec.kind == "sum":
+                stacked = np.vstack(args)
+                total = np.nansum(stacked, axis=0)
+                total[np.isnan(stacked).all(axis=0)] = np.nan
+                values[spec.name] = total
+            elif spec.kind == "ratio":
+                num, den = args
+                zero = np.where(np.isnan(den) | np.isnan(num), np.nan, 0.0)
+                values[spec.name] = np.where(den > 0, num / den, zero)
+            elif spec.kind == "per_30d":
+                values[spec.name] = args[0] / np.maximum(args[1], 1.0) * 30.0
+            else:
+                assert spec.kind == "gap_days"
+                values[spec.name] = args[1] / np.maximum(args[0] - 1.0, 1.0)
+    for name in FEATURES:
+        np.testing.assert_array_equal(got[name], values[name], err_msg=name)
