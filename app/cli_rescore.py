@@ -13,6 +13,9 @@ from rich.table import Table
 from app.config import get_settings
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from app.config import Settings
     from app.jobs.runs import Shard, Transitions
     from app.runtime import Runtime
 
@@ -45,8 +48,13 @@ def rescore(
     """Rescore every customer as of now (scores decay without events): the nightly job."""
     import sys
 
-    from app import heap
     from app.errors import AppError, InvalidInput
+
+    settings = get_settings()
+    # Workers first: their start-up (a Python, the scoring stack's imports) runs beside ours.
+    pool = _start_workers(settings, workers, model) if workers and not break_lock else None
+
+    from app import heap
     from app.jobs import rescore as job
     from app.jobs import runs
     from app.main import build_runtime
@@ -54,8 +62,9 @@ def rescore(
     from training.errors import ModelError
     from training.features import to_utc
 
-    runtime = build_runtime(get_settings(), Metrics())
+    runtime: Runtime | None = None
     try:
+        runtime = build_runtime(settings, Metrics())
         if break_lock:
             owner = runs.break_lock(runtime.sessions)
             console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
@@ -80,6 +89,7 @@ def rescore(
                 resume=resume,
                 on_chunk=on_chunk,
                 workers=workers,
+                pool=pool,
             )
 
         if sys.stderr.isatty():
@@ -98,11 +108,35 @@ def rescore(
         )
         raise typer.Exit(code=1) from None
     finally:
-        runtime.engine.dispose()
+        if runtime is not None:
+            runtime.engine.dispose()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     shard_note = f" shard {summary.shard}" if summary.shard.count > 1 else ""
     _print_summary(
         f"run {summary.run_id}{shard_note}", summary.rows, summary.changes, summary.transitions
     )
+
+
+def _start_workers(settings: Settings, workers: int, model: str | None) -> ProcessPoolExecutor:
+    """The run's worker processes, started before anything heavy is imported here."""
+    from app.errors import InvalidInput
+    from app.jobs.workers import WorkerSetup, start_workers
+    from app.scoring.actions import load_playbook
+
+    try:
+        setup = WorkerSetup(
+            settings.database_url,
+            settings.models_dir,
+            load_playbook(settings.playbook),
+            settings.low_confidence,
+            model or settings.model_version,
+        )
+        return start_workers(workers, setup)
+    except (InvalidInput, ValueError) as exc:  # an in-memory database, a bad playbook
+        message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        typer.echo(f"error: {message.splitlines()[0]}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 def _print_summary(title: str, rows: int, changes: int, transitions: Transitions) -> None:

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict
 from app.jobs import runs
 from app.jobs.chunks import Span, next_span, reread
 from app.jobs.runs import Claim, Shard, Transitions
 from app.jobs.scoring import PoolScoring, Scoring, score_chunk
+from app.jobs.workers import WorkerSetup, start_workers, worker_database_url
 from app.jobs.writes import Scored, write_chunk
 from app.scoring.scorer import Scorer, Serving
 
@@ -54,13 +55,15 @@ def rescore_all(
     resume: str | None = None,
     on_chunk: Callable[[int], None] | None = None,
     workers: int = 0,
+    pool: ProcessPoolExecutor | None = None,
 ) -> RunSummary:
     """Rescore every customer of `shard` (default: all) as of `as_of` (default now).
 
     `run` names a run for its shards to join; `resume` continues a run whose process died,
     after its last committed chunk and as of its own time. `workers` processes read and score
-    the chunks while this one walks the ids and writes (see `_run`). Conflict if another run holds
-    the lock.
+    the chunks while this one walks the ids and writes (see `_run`); `pool` holds them when
+    the caller started them already (`workers.start_workers`), and is shut down at the end.
+    Conflict if another run holds the lock.
     """
     serving = scorer.serving  # one model for the whole run
     claim = runs.claim(
@@ -73,7 +76,7 @@ def rescore_all(
         resume=resume is not None,
     )
     try:
-        _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers)
+        _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers, pool)
     except BaseException as exc:
         runs.finish(sessions, claim, status="failed", error=str(exc)[:500] or type(exc).__name__)
         raise
@@ -89,6 +92,7 @@ def _run(
     size: int,
     on_chunk: Callable[[int], None] | None,
     workers: int,
+    pool: ProcessPoolExecutor | None,
 ) -> None:
     """Walk the customers chunk by chunk; with `workers`, chunks are read and scored in that
     many processes while this one finds the next ones and writes the last (`scoring.py`).
@@ -97,11 +101,11 @@ def _run(
     the same state with workers or without: every committed chunk and the cursor after the
     last; chunks read ahead are read again on resume.
     """
-    scoring = (
-        PoolScoring(sessions, scorer, serving, workers=workers, database_url=_url(sessions))
-        if workers
-        else Scoring(sessions, scorer, serving)
-    )
+    if workers:
+        pool = pool or start_workers(workers, _setup(sessions, scorer, serving.model.version))
+        scoring: Scoring = PoolScoring(sessions, scorer, serving, pool=pool, workers=workers)
+    else:
+        scoring = Scoring(sessions, scorer, serving)
     cursor = claim.cursor
     in_flight: deque[tuple[Span, Future[Scored]]] = deque()
     walked = False
@@ -125,20 +129,17 @@ def _run(
         scoring.close()
 
 
-def _url(sessions: Callable[[], Session]) -> str:
-    """The database the run's sessions use, for worker processes to connect to.
-
-    InvalidInput for an in-memory SQLite database: a worker would open its own, empty one,
-    read nothing and let the run move its cursor past every customer.
-    """
+def _setup(sessions: Callable[[], Session], scorer: Scorer, version: str) -> WorkerSetup:
+    """What workers need to score as this run does (InvalidInput for an in-memory database)."""
     with sessions() as session:
-        url = session.get_bind().engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        raise InvalidInput(
-            "worker processes cannot reach an in-memory database; use --workers 0",
-            field="workers",
-        )
-    return url.render_as_string(hide_password=False)
+        url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    return WorkerSetup(
+        worker_database_url(url),
+        scorer.models_dir,
+        scorer.playbook,
+        scorer.low_confidence,
+        version,
+    )
 
 
 def _store(

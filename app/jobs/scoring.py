@@ -16,8 +16,8 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import suppress
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import heap
 from app.db import make_engine, make_sessionmaker
 from app.jobs.chunks import Chunk, Span, read_span
+from app.jobs.workers import WorkerSetup
 from app.jobs.writes import Scored
-from app.scoring.actions import Playbook
 from app.scoring.scorer import Scorer, Serving
 from training.design import design_array
+from training.errors import ModelError
 from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix
 
 
@@ -86,7 +87,8 @@ class Scoring:
 
 
 class PoolScoring(Scoring):
-    """Reads and scores chunks in `workers` processes, each with its own model and connection."""
+    """Reads and scores chunks in a pool's worker processes (`workers.start_workers`), each
+    with its own model and connection."""
 
     def __init__(
         self,
@@ -94,27 +96,16 @@ class PoolScoring(Scoring):
         scorer: Scorer,
         serving: Serving,
         *,
+        pool: ProcessPoolExecutor,
         workers: int,
-        database_url: str,
     ) -> None:
         super().__init__(sessions, scorer, serving)
+        self.pool = pool
         self.depth = workers + 1  # one more than the workers: none waits while one is written
-        # "spawn": a forked child would inherit OpenMP's threads in an unusable state.
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(
-                database_url,
-                scorer.models_dir,
-                scorer.playbook,
-                scorer.low_confidence,
-                serving.model.version,
-            ),
-        )
 
     def submit(self, span: Span, as_of: datetime) -> Future[Scored]:
-        return self.pool.submit(_read_and_score_in_worker, span, as_of)
+        version = self.serving.model.version
+        return self.pool.submit(_read_and_score_in_worker, span, as_of, version)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -141,20 +132,25 @@ class _Worker:
     sessions: sessionmaker[Session]
 
 
-def _start_worker(
-    database_url: str, models_dir: Path, playbook: Playbook, low_confidence: float, version: str
-) -> None:
+def start_worker(setup: WorkerSetup) -> None:
+    """Load what a worker keeps between chunks (the pool's initializer, `workers.py`)."""
     _exit_with_parent()
     # One thread each: the run's own process needs a core for writing.
-    scorer = Scorer(models_dir, playbook, low_confidence=low_confidence, threads=1)
-    scorer.activate(version)
+    scorer = Scorer(
+        setup.models_dir, setup.playbook, low_confidence=setup.low_confidence, threads=1
+    )
+    # A missing model is the run's process's to report; a chunk names the version to load.
+    with suppress(ModelError):
+        scorer.activate(setup.version)
     _Worker.scorer = scorer
-    _Worker.sessions = make_sessionmaker(make_engine(database_url))
+    _Worker.sessions = make_sessionmaker(make_engine(setup.database_url))
     heap.settle()
 
 
-def _read_and_score_in_worker(span: Span, as_of: datetime) -> Scored:
+def _read_and_score_in_worker(span: Span, as_of: datetime, version: str) -> Scored:
     scorer = _Worker.scorer
+    if not scorer.loaded or scorer.serving.model.version != version:
+        scorer.activate(version)  # another model was promoted while the worker started
     return _read_and_score(_Worker.sessions, scorer, scorer.serving, span, as_of)
 
 

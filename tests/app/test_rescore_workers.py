@@ -67,10 +67,43 @@ def test_worker_processes_score_every_customer_once(
     assert all(r["text"] for r in shown["reasons_for"] + shown["reasons_against"])
 
 
-def test_workers_refuse_an_in_memory_database() -> None:
-    from app.db import make_engine, make_sessionmaker
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_workers_refuse_an_in_memory_database(url: str) -> None:
     from app.errors import InvalidInput
-    from app.jobs.rescore import _url
+    from app.jobs.workers import worker_database_url
 
     with pytest.raises(InvalidInput, match="in-memory"):
-        _url(make_sessionmaker(make_engine("sqlite://")))
+        worker_database_url(url)
+    assert worker_database_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
+
+
+def test_a_worker_scores_with_the_runs_model_whatever_it_loaded_at_start(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    settings: Settings,
+    second_version: str,
+) -> None:
+    from app.jobs import scoring
+    from app.jobs.chunks import Span
+    from app.jobs.runs import Shard
+    from app.jobs.workers import WorkerSetup
+    from app.scoring.actions import load_playbook
+
+    seed(client, score_key, simulation, 20)
+    # Started while the promoted model was the default; the run then named another one.
+    setup = WorkerSetup(
+        settings.database_url,
+        settings.models_dir,
+        load_playbook(settings.playbook),
+        settings.low_confidence,
+        None,
+    )
+    scoring.start_worker(setup)  # what the pool's initializer runs, here in-process
+    promoted = scoring._Worker.scorer.serving.model.version
+    assert promoted != second_version
+    span = Span(after="", last="~", shard=Shard())
+    as_of = simulation.as_of.to_pydatetime()
+    scored = scoring._read_and_score_in_worker(span, as_of, second_version)
+    assert len(scored) == 20
+    assert scoring._Worker.scorer.serving.model.version == second_version
