@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from training.features import COUNT_INPUTS, WINDOW_DAYS
+from training.features import COUNT_INPUTS, DERIVED, WINDOW_DAYS
 
 Reason = tuple[str, float | str, float]
 """(feature, value, contribution); the value as a seller reads it (a category by name)."""
@@ -27,21 +27,22 @@ _SINGULAR = {
     "purchases": "purchase",
 }
 
-_TEMPLATES: dict[str, str] = {
-    "days_since_last_contact": "no contact for {days}",
-    "tenure_days": "first contact {days} ago",
-    "interactions_total": "{count} contacts in total",
-    "interactions_30d": "{count} contacts in the last 30 days",
-    "interactions_90d": "{count} contacts in the last 90 days",
-    "replies_per_visit": "{ratio} replies per visit",
-    "quotes_per_visit": "{ratio} quotes per visit",
-    "objections_per_quote": "{ratio} objections per quote",
-    "purchases_per_quote": "{ratio} purchases per quote",
-    "objection_share_90d": "objections were {share} of contacts in the last 90 days",
-    "activity_share_30d": "{share} of the last 90 days' contacts came in the last 30",
-    "contacts_per_30d": "{ratio} contacts a month since first contact",
-    "days_between_contacts": "{days} between contacts on average",
+_TEMPLATES: dict[str, tuple[str, str]] = {
+    "days_since_last_contact": ("no contact for {days}", "days"),
+    "tenure_days": ("first contact {days} ago", "days"),
+    "interactions_total": ("{count} contacts in total", "count"),
+    "interactions_30d": ("{count} contacts in the last 30 days", "count"),
+    "interactions_90d": ("{count} contacts in the last 90 days", "count"),
+    "replies_per_visit": ("{ratio} replies per visit", "ratio"),
+    "quotes_per_visit": ("{ratio} quotes per visit", "ratio"),
+    "objections_per_quote": ("{ratio} objections per quote", "ratio"),
+    "purchases_per_quote": ("{ratio} purchases per quote", "ratio"),
+    "objection_share_90d": ("objections were {share} of contacts in the last 90 days", "share"),
+    "activity_share_30d": ("{share} of the last 90 days' contacts came in the last 30", "share"),
+    "contacts_per_30d": ("{ratio} contacts a month since first contact", "ratio"),
+    "days_between_contacts": ("{days} between contacts on average", "days"),
 }
+"""Feature -> (sentence, the one placeholder in it)."""
 
 
 _COUNTS: dict[str, tuple[str, str, str]] = {
@@ -53,13 +54,32 @@ _COUNTS: dict[str, tuple[str, str, str]] = {
 """Count feature -> (singular noun, plural noun, time phrase), built once."""
 
 
-@lru_cache(maxsize=1 << 16)
+def _clock_features() -> frozenset[str]:
+    """Features whose value moves with the clock: a new value on every request."""
+    moving: set[str] = set()
+    for spec in DERIVED:  # in evaluation order
+        if spec.kind == "days_since" or moving.intersection(spec.args):
+            moving.add(spec.name)
+    return frozenset(moving)
+
+
+_BY_CLOCK = _clock_features()
+
+
 def describe(feature: str, value: float | str | None) -> str:
     """Turn one feature value into a short sentence.
 
     Cached (bounded): counts and categories repeat across customers, and formatting them
-    again for every one of a million customers cost more than the model.
+    again for every one of a million customers cost more than the model. Values that move
+    with the clock almost never repeat; caching them only filled and churned the cache,
+    several microseconds a miss, so they are formatted every time.
     """
+    if feature in _BY_CLOCK:
+        return _sentence(feature, value)
+    return _cached_sentence(feature, value)
+
+
+def _sentence(feature: str, value: float | str | None) -> str:
     if value is None or value != value:  # None or NaN
         return f"{feature.replace('_', ' ')} unknown"
     if isinstance(value, str):
@@ -68,17 +88,24 @@ def describe(feature: str, value: float | str | None) -> str:
     count = _COUNTS.get(feature)
     if count is not None:
         return f"{value:.0f} {count[0] if one else count[1]}{count[2]}"
-    template = _TEMPLATES.get(feature)
-    if template is None:
+    found = _TEMPLATES.get(feature)
+    if found is None:
         return f"{feature} is {value:g}"
-    if one:
-        template = template.replace("{count} contacts", "{count} contact")
-    return template.format(
-        days="1 day" if one else f"{value:.0f} days",
-        count=f"{value:.0f}",
-        ratio=f"{value:.2f}".rstrip("0").rstrip(".") or "0",
-        share=f"{value:.0%}",
-    )
+    template, slot = found
+    if slot == "days":
+        shown = "1 day" if one else f"{value:.0f} days"
+    elif slot == "count":
+        shown = f"{value:.0f}"
+        if one:
+            template = template.replace("{count} contacts", "{count} contact")
+    elif slot == "ratio":
+        shown = f"{value:.2f}".rstrip("0").rstrip(".") or "0"
+    else:
+        shown = f"{value:.0%}"
+    return template.replace("{" + slot + "}", shown)
+
+
+_cached_sentence = lru_cache(maxsize=1 << 16)(_sentence)
 
 
 def rank_reasons(

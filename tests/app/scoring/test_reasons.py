@@ -22,10 +22,31 @@ from app.scoring.reasons import describe, picked_reasons, rank_reasons
         ("interactions_30d", 1.0, "1 contact in the last 30 days"),
         ("interactions_30d", 4.0, "4 contacts in the last 30 days"),
         ("tenure_days", float("nan"), "tenure days unknown"),
+        ("tenure_days", 0.5, "first contact 1 day ago"),
+        ("tenure_days", 1.5, "first contact 2 days ago"),
+        ("days_between_contacts", 12.6, "13 days between contacts on average"),
+        ("contacts_per_30d", 2.0, "2 contacts a month since first contact"),
+        ("contacts_per_30d", 0.125, "0.12 contacts a month since first contact"),
+        ("activity_share_30d", 1.0, "100% of the last 90 days' contacts came in the last 30"),
     ],
 )
 def test_describe_writes_plain_sentences(feature: str, value: float | str, text: str) -> None:
     assert describe(feature, value) == text
+
+
+def test_values_that_move_with_the_clock_stay_out_of_the_cache() -> None:
+    from app.scoring.reasons import _cached_sentence
+
+    before = _cached_sentence.cache_info().currsize
+    for days in np.linspace(3.0, 4.0, 50):  # a new value on every request
+        assert describe("days_since_last_contact", float(days)) in {
+            "no contact for 3 days",
+            "no contact for 4 days",
+        }
+        describe("contacts_per_30d", float(days))
+    assert _cached_sentence.cache_info().currsize == before
+    describe("objections", 7919.0)  # counts repeat: cached
+    assert _cached_sentence.cache_info().currsize == before + 1
 
 
 def test_rank_reasons_splits_by_sign_and_strength() -> None:
