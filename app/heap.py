@@ -8,7 +8,7 @@ them dozens of times per batch: about a tenth of a batch of 1,000's time, by `gc
 Scoring also makes large short-lived arrays (a chunk's work tables, leaf indices). glibc's
 malloc serves blocks over 128 KiB from fresh pages and gives them back when freed, so every
 such array paid a page fault per 4 KiB page, again and again: a 10,000-row feature table
-took three times longer than its arithmetic. Keeping freed memory for reuse stops that.
+took almost four times as long as with reused memory. Keeping freed memory stops that.
 """
 
 from __future__ import annotations
