@@ -76,6 +76,7 @@ def rescore(
         when = None if as_of is None else to_utc(as_of).to_pydatetime()
         part = runs.Shard() if shard is None else runs.Shard.parse(shard)
         heap.settle()  # a million customers' scores come and go
+        heap.keep_freed_memory()
 
         def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
             return job.rescore_all(
@@ -133,7 +134,7 @@ def _start_workers(settings: Settings, workers: int, model: str | None) -> Proce
             model or settings.model_version,
         )
         return start_workers(workers, setup)
-    except (InvalidInput, ValueError) as exc:  # an in-memory database, a bad playbook
+    except (InvalidInput, ValueError, OSError) as exc:  # an in-memory database, a bad playbook
         message = exc.message if isinstance(exc, InvalidInput) else str(exc)
         typer.echo(f"error: {message.splitlines()[0]}", err=True)
         raise typer.Exit(code=2) from None

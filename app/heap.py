@@ -5,10 +5,12 @@ models, answers; a chunk of the nightly run: its documents) and almost no refere
 reference counting frees them. With CPython's default thresholds the collector still walked
 them dozens of times per batch: about a tenth of a batch of 1,000's time, by `gc.callbacks`.
 
-Scoring also makes large short-lived arrays (a chunk's work tables, leaf indices). glibc's
-malloc serves blocks over 128 KiB from fresh pages and gives them back when freed, so every
-such array paid a page fault per 4 KiB page, again and again: a 10,000-row feature table
-took almost four times as long as with reused memory. Keeping freed memory stops that.
+The nightly run also makes large short-lived arrays (a chunk's work tables, leaf indices).
+glibc's malloc serves blocks over 128 KiB from fresh pages and gives them back when freed, so
+every such array paid a page fault per 4 KiB page, again and again: a 10,000-row feature
+table took almost four times as long as with reused memory. Its processes keep freed memory
+(`keep_freed_memory`); the server does not, as each of its threads may get its own malloc
+arena, and each arena would keep its own freed memory.
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (ma
 
 
 def settle() -> None:
-    """After start-up: freeze what is loaded, collect the young generation rarely, and let
-    the C allocator reuse freed memory.
+    """After start-up: freeze what is loaded, and collect the young generation rarely.
 
     What start-up loaded (the libraries, the model) lives as long as the process; frozen, no
     collection walks it again. Cycles still get collected, just later.
@@ -42,11 +43,11 @@ def settle() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
-    keep_freed_memory()
 
 
 def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed blocks for reuse; False where there is no glibc."""
+    """Ask glibc's malloc to keep freed blocks for reuse, in a process of one busy thread;
+    False where there is no glibc."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)

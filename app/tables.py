@@ -22,9 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, UTCDateTime
 from training.features import RAW_COUNT_INPUTS
 
-MAX_COUNT = 2**31 - 1
-"""The largest count a customer's count columns (32-bit INTEGER on PostgreSQL) can hold."""
-
 # BIGINT on PostgreSQL, but SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

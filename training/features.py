@@ -73,6 +73,8 @@ WINDOWED_INPUTS: Final[tuple[str, ...]] = tuple(
 )
 TIME_INPUTS: Final[tuple[str, ...]] = ("first_contact_at", "last_contact_at")
 RAW_COUNT_INPUTS: Final[tuple[str, ...]] = COUNT_INPUTS + WINDOWED_INPUTS
+MAX_COUNT: Final = 2**31 - 1
+"""The largest count input: the service stores counts as 32-bit integers (PostgreSQL's)."""
 RAW_INPUTS: Final[tuple[str, ...]] = RAW_COUNT_INPUTS + TIME_INPUTS
 """Everything a customer's feature row is derived from; a CRM snapshot row carries these."""
 
@@ -304,8 +306,8 @@ def feature_matrix(values: dict[str, FloatArray], now: float) -> FloatArray:
     """Compute the `FEATURES` matrix (rows x features) from raw-input arrays.
 
     `values` holds one float array per name in `RAW_INPUTS`, contact times as epoch seconds
-    (`epoch_seconds`); `now` is `as_of` in epoch seconds. `build_features`, the service's
-    request path (through `feature_matrix_of_raw`) and the nightly run all end here.
+    (`epoch_seconds`); `now` is `as_of` in epoch seconds. `build_features`, the nightly run
+    and, through `feature_matrix_of_raw`, the service's request path share `_derive_all`.
     """
     table = _work_table(len(values[RAW_INPUTS[0]]))
     for i, name in enumerate(RAW_INPUTS):
@@ -364,9 +366,15 @@ def _plan(specs: Sequence[Derived]) -> tuple[tuple[str, ...], tuple[_Step, ...]]
         depth[spec.name] = 1 + max(depth[arg] for arg in spec.args)
     steps = []
     for level in sorted({depth[spec.name] for spec in specs}):
-        kinds = dict.fromkeys(spec.kind for spec in specs if depth[spec.name] == level)
-        for kind in kinds:
-            group = [spec for spec in specs if depth[spec.name] == level and spec.kind == kind]
+        shapes = dict.fromkeys(
+            (spec.kind, len(spec.args)) for spec in specs if depth[spec.name] == level
+        )
+        for kind, arity in shapes:  # one array of arguments needs one arity
+            group = [
+                spec
+                for spec in specs
+                if depth[spec.name] == level and (spec.kind, len(spec.args)) == (kind, arity)
+            ]
             args = np.array([[position[arg] for arg in spec.args] for spec in group])
             out = np.array([position[spec.name] for spec in group])
             steps.append(_Step(kind, args, out))

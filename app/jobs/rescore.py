@@ -24,7 +24,7 @@ from app.jobs import runs
 from app.jobs.chunks import Span, next_span, reread
 from app.jobs.runs import Claim, Shard, Transitions
 from app.jobs.scoring import PoolScoring, Scoring, score_chunk
-from app.jobs.workers import WorkerSetup, start_workers, worker_database_url
+from app.jobs.workers import WorkerSetup, start_workers
 from app.jobs.writes import Scored, write_chunk
 from app.scoring.scorer import Scorer, Serving
 
@@ -66,15 +66,20 @@ def rescore_all(
     Conflict if another run holds the lock.
     """
     serving = scorer.serving  # one model for the whole run
-    claim = runs.claim(
-        sessions,
-        run_id=resume or run,
-        shard=shard or Shard(),
-        version=serving.model.version,
-        as_of=as_of,
-        dry_run=dry_run,
-        resume=resume is not None,
-    )
+    try:
+        claim = runs.claim(
+            sessions,
+            run_id=resume or run,
+            shard=shard or Shard(),
+            version=serving.model.version,
+            as_of=as_of,
+            dry_run=dry_run,
+            resume=resume is not None,
+        )
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
     try:
         _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers, pool)
     except BaseException as exc:
@@ -130,11 +135,11 @@ def _run(
 
 
 def _setup(sessions: Callable[[], Session], scorer: Scorer, version: str) -> WorkerSetup:
-    """What workers need to score as this run does (InvalidInput for an in-memory database)."""
+    """What workers need to score as this run does."""
     with sessions() as session:
         url = session.get_bind().engine.url.render_as_string(hide_password=False)
     return WorkerSetup(
-        worker_database_url(url),
+        url,
         scorer.models_dir,
         scorer.playbook,
         scorer.low_confidence,

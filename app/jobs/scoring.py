@@ -145,6 +145,7 @@ def start_worker(setup: WorkerSetup) -> None:
     _Worker.scorer = scorer
     _Worker.sessions = make_sessionmaker(make_engine(setup.database_url))
     heap.settle()
+    heap.keep_freed_memory()
 
 
 def _read_and_score_in_worker(span: Span, as_of: datetime, version: str) -> Scored:

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.scoring.actions import ObjectionKind
-from app.tables import MAX_COUNT
+from training.features import MAX_COUNT
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)] | None
 """A count: never negative, and within the 32-bit column it is stored in."""

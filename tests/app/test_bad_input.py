@@ -56,6 +56,7 @@ def test_predict_rejects_bad_values_naming_the_field(
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert field in error["message"]
+    assert error["field"].endswith(field)
     assert client.get("/v1/customers/keep-me", headers=score_key).json() == stored
 
 
@@ -128,6 +129,17 @@ def test_batch_names_the_customer_and_field_and_stores_nothing(
     assert error["field"] == field
     assert field in error["message"]
     assert client.get("/v1/customers/fine-0", headers=score_key).status_code == 404
+
+
+def test_a_batch_names_its_first_bad_customer_whatever_is_wrong_with_it(
+    client: TestClient, score_key: dict[str, str]
+) -> None:
+    customers: list[dict[str, Any]] = [{"visits": 1} for _ in range(6)]
+    customers[1]["extras"] = {"shoe_size": 9}  # an unknown input, checked after the counts
+    customers[4]["visits_30d"] = 5  # above its total
+    response = client.post("/v1/predict/batch", json={"customers": customers}, headers=score_key)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "customers.1.extras.shoe_size"
 
 
 def test_a_batch_of_one_names_its_customer_too(

@@ -83,7 +83,9 @@ def test_a_worker_scores_with_the_runs_model_whatever_it_loaded_at_start(
     simulation: Simulation,
     settings: Settings,
     second_version: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from app import heap
     from app.jobs import scoring
     from app.jobs.chunks import Span
     from app.jobs.runs import Shard
@@ -99,11 +101,19 @@ def test_a_worker_scores_with_the_runs_model_whatever_it_loaded_at_start(
         settings.low_confidence,
         None,
     )
-    scoring.start_worker(setup)  # what the pool's initializer runs, here in-process
-    promoted = scoring._Worker.scorer.serving.model.version
-    assert promoted != second_version
-    span = Span(after="", last="~", shard=Shard())
-    as_of = simulation.as_of.to_pydatetime()
-    scored = scoring._read_and_score_in_worker(span, as_of, second_version)
-    assert len(scored) == 20
-    assert scoring._Worker.scorer.serving.model.version == second_version
+    # What the pool's initializer runs, here in-process: without the worker's process-wide
+    # memory settings, and with its scorer and connection put away afterwards.
+    monkeypatch.setattr(heap, "settle", lambda: None)
+    monkeypatch.setattr(heap, "keep_freed_memory", lambda: True)
+    scoring.start_worker(setup)
+    try:
+        promoted = scoring._Worker.scorer.serving.model.version
+        assert promoted != second_version
+        span = Span(after="", last="~", shard=Shard())
+        as_of = simulation.as_of.to_pydatetime()
+        scored = scoring._read_and_score_in_worker(span, as_of, second_version)
+        assert len(scored) == 20
+        assert scoring._Worker.scorer.serving.model.version == second_version
+    finally:
+        scoring._Worker.sessions.kw["bind"].dispose()
+        del scoring._Worker.scorer, scoring._Worker.sessions

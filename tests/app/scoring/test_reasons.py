@@ -37,6 +37,7 @@ def test_describe_writes_plain_sentences(feature: str, value: float | str, text:
 def test_values_that_move_with_the_clock_stay_out_of_the_cache() -> None:
     from app.scoring.reasons import _cached_sentence
 
+    _cached_sentence.cache_clear()
     before = _cached_sentence.cache_info().currsize
     for days in np.linspace(3.0, 4.0, 50):  # a new value on every request
         assert describe("days_since_last_contact", float(days)) in {
