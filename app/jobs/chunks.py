@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Select, Text, cast, column, func, select, table
 from sqlalchemy.orm import Session
 
+from app.db import is_postgres
 from app.jobs.runs import Shard
 from training.features import (
     COUNT_INPUTS,
@@ -97,7 +98,7 @@ def next_span(session: Session, *, after: str, size: int, shard: Shard) -> Span 
 def read_span(session: Session, span: Span, *, as_of: datetime, with_extras: bool) -> Chunk | None:
     """The customers of `span` with their inputs as of `as_of` (None if all went meanwhile)."""
     c = _CUSTOMER.c
-    in_us = _times_in_us(session)
+    in_us = is_postgres(session)  # contact times come as epoch microseconds
     query = _columns(with_extras, in_us).where(
         c.customer_id > span.after, c.customer_id <= span.last
     )
@@ -116,18 +117,13 @@ def reread(
 ) -> Chunk | None:
     """These customers again, freshly read (after a concurrent update)."""
     c = _CUSTOMER.c
-    in_us = _times_in_us(session)
+    in_us = is_postgres(session)  # contact times come as epoch microseconds
     query = _columns(with_extras, in_us).where(c.customer_id.in_(ids)).order_by(c.customer_id)
     rows = session.execute(query).all()
     if not rows:
         return None
     events = _events(session, _EVENT.c.customer_id.in_(ids))
     return _chunk(rows, events, as_of, with_extras, in_us)
-
-
-def _times_in_us(session: Session) -> bool:
-    """Whether the database hands contact times over as epoch microseconds (PostgreSQL)."""
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _columns(with_extras: bool, times_in_us: bool) -> Select[Any]:

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from app.metrics import Metrics
 from app.scoring.schemas import CustomerRequest
 from app.scoring.scorer import Scorer, Serving
@@ -35,6 +38,7 @@ GATHER_TURNS = 1
 @dataclass(frozen=True)
 class _Waiting:
     item: CustomerRequest
+    raw: npt.NDArray[np.float64]
     serving: Serving
     as_of: datetime | None
     future: asyncio.Future[dict[str, Any]]
@@ -50,11 +54,17 @@ class PredictionBatcher:
         self._draining: asyncio.Task[None] | None = None
 
     async def predict(
-        self, item: CustomerRequest, *, serving: Serving, as_of: datetime | None
+        self,
+        item: CustomerRequest,
+        raw: npt.NDArray[np.float64],
+        *,
+        serving: Serving,
+        as_of: datetime | None,
     ) -> dict[str, Any]:
-        """Score one validated request (the `ScoreRead` view); `as_of` None means now."""
+        """Score one checked request (`raw`: its `raw_inputs`, which the checks built); the
+        `ScoreRead` view. `as_of` None means now."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(item, serving, as_of, future))
+        self._waiting.append(_Waiting(item, raw, serving, as_of, future))
         if self._draining is None:
             self._start_draining()
         return await future
@@ -105,7 +115,8 @@ class PredictionBatcher:
     def _score(self, batch: list[_Waiting]) -> list[dict[str, Any]]:
         first = batch[0]
         when = first.as_of or datetime.now(UTC)
-        reads = score_items(self.scorer, [w.item for w in batch], when, first.serving)
+        raw = first.raw if len(batch) == 1 else np.vstack([w.raw for w in batch])
+        reads = score_items(self.scorer, [w.item for w in batch], when, first.serving, raw)
         for state, count in Counter(read["state"] for read in reads).items():
             self.metrics.predictions.labels(state=state).inc(count)
         return reads

@@ -27,10 +27,11 @@ async def predict(body: PredictRequest, runtime: RuntimeDep, _: ScoreKey) -> Fas
     """Score one customer: state, probabilities, reasons and next action (stored with an id)."""
     serving = runtime.scorer.serving  # one model for the whole request (503 when none)
     when = service.resolve_as_of(body.as_of, datetime.now(UTC))
-    check_inputs([body], raw_inputs([vars(body)]), serving.model, when)
+    raw = raw_inputs([vars(body)])
+    check_inputs([body], raw, serving.model, when)
     # Requests arriving together are scored in one model call (see `batcher.py`).
     result = await runtime.batcher.predict(
-        body, serving=serving, as_of=None if body.as_of is None else when
+        body, raw, serving=serving, as_of=None if body.as_of is None else when
     )
     if body.customer_id is not None:
         await run_in_threadpool(_store, runtime, [body], [result])

@@ -151,15 +151,7 @@ class Intake:
         with self.sessions() as session:
             tagged = [(w.source, e) for w in group for e in w.events]
             inserted = service.insert_new(session, tagged, now=now)
-            news: list[list[CrmEvent]] = []
-            for waiting in group:
-                new = []
-                for event in waiting.events:
-                    key = (waiting.source, event.event_id)
-                    if key in inserted:
-                        inserted.discard(key)  # a twin later in the group is a duplicate
-                        new.append(event)
-                news.append(new)
+            news = [service.take_inserted(inserted, w.source, w.events) for w in group]
             touched = {e.customer_id for new in news for e in new}
             changed = service.refresh_customers(session, self.scorer, sorted(touched), as_of=now)
             session.commit()  # the senders' 2xx go out only after this

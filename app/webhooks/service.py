@@ -7,7 +7,7 @@ together or not at all, and the sender gets its 2xx only after the commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast, get_args
 
 import numpy as np
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.db import UTCDateTime, driver_connection, is_postgres
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
+from app.scoring.checks import CLOCK_SKEW
 from app.scoring.history import record_changes
 from app.scoring.scorer import Scorer
 from app.scoring.scores import Scores, render
@@ -37,7 +38,6 @@ from training.features import (
     feature_matrix,
 )
 
-CLOCK_SKEW = timedelta(minutes=5)
 OBJECTION_KINDS = frozenset(get_args(ObjectionKind))
 _CUSTOMER = cast(Table, Customer.__table__)
 _EVENT = cast(Table, InteractionEvent.__table__)
@@ -56,10 +56,20 @@ def store_events(
     """Insert events not seen before (unique on source and event id); return the new ones."""
     check_times(events, now=now)
     inserted = insert_new(session, [(source, e) for e in events], now=now)
+    return take_inserted(inserted, source, events)
+
+
+def take_inserted(
+    inserted: set[tuple[str, str]], source: str, events: Sequence[CrmEvent]
+) -> list[CrmEvent]:
+    """The events of a delivery that `insert_new` stored, taking their keys out of `inserted`:
+    an id given twice (in this delivery or a later one of its group) was stored once, as
+    its first copy, and any other copy is a duplicate."""
     new = []
-    for event in events:  # an id given twice: its first copy is the one stored
-        if (source, event.event_id) in inserted:
-            inserted.discard((source, event.event_id))
+    for event in events:
+        key = (source, event.event_id)
+        if key in inserted:
+            inserted.discard(key)
             new.append(event)
     return new
 

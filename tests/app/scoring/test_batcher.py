@@ -13,7 +13,7 @@ from app.metrics import Metrics
 from app.scoring.actions import load_playbook
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.schemas import CustomerRequest
-from app.scoring.scorer import Scorer
+from app.scoring.scorer import Scorer, raw_inputs
 from app.scoring.service import score_items
 from tests.factories import customer_body
 from training.simulation import Simulation
@@ -60,7 +60,10 @@ def test_concurrent_requests_share_a_model_call_and_keep_their_own_answers(
 
     async def all_at_once() -> list[dict[str, Any]]:
         serving = scorer.serving
-        requests = [batcher.predict(item, serving=serving, as_of=AS_OF) for item in items]
+        requests = [
+            batcher.predict(item, raw_inputs([vars(item)]), serving=serving, as_of=AS_OF)
+            for item in items
+        ]
         return await asyncio.gather(*requests)
 
     together = asyncio.run(all_at_once())
@@ -89,7 +92,7 @@ def test_requests_with_other_times_are_scored_in_their_own_batches(
         times = [AS_OF, LATER, AS_OF, None, LATER, AS_OF]
         return await asyncio.gather(
             *(
-                batcher.predict(item, serving=serving, as_of=when)
+                batcher.predict(item, raw_inputs([vars(item)]), serving=serving, as_of=when)
                 for item, when in zip(items, times, strict=True)
             )
         )
@@ -122,10 +125,15 @@ def test_a_failing_model_call_fails_every_request_of_its_batch_and_not_the_next(
     async def twice() -> tuple[list[Any], dict[str, Any]]:
         serving = scorer.serving
         first = await asyncio.gather(
-            *(batcher.predict(i, serving=serving, as_of=AS_OF) for i in items),
+            *(
+                batcher.predict(i, raw_inputs([vars(i)]), serving=serving, as_of=AS_OF)
+                for i in items
+            ),
             return_exceptions=True,
         )
-        second = await batcher.predict(items[0], serving=serving, as_of=AS_OF)
+        second = await batcher.predict(
+            items[0], raw_inputs([vars(items[0])]), serving=serving, as_of=AS_OF
+        )
         return first, second
 
     first, second = asyncio.run(twice())
@@ -140,7 +148,9 @@ def test_shutting_down_cancels_the_waiting_requests(scorer: Scorer, simulation: 
     async def cancelled_drain() -> list[BaseException | dict[str, Any]]:
         serving = scorer.serving
         requests = [
-            asyncio.ensure_future(batcher.predict(item, serving=serving, as_of=AS_OF))
+            asyncio.ensure_future(
+                batcher.predict(item, raw_inputs([vars(item)]), serving=serving, as_of=AS_OF)
+            )
             for item in items
         ]
         await asyncio.sleep(0)  # all three wait; the drain has not run yet
