@@ -1,12 +1,16 @@
-"""The service's error family and the one JSON shape every error response has.
+"""The service's error family and the one shape every error response has.
 
-Services raise these; the handlers below render `{"error": {"code", "message", "field"}}`, so
-a client always finds what went wrong and which field to fix, whatever the failure.
+Every error is an RFC 9457 problem document (`application/problem+json`): `type`, `title`,
+`status`, `detail` and `instance`, plus two extension members clients already rely on:
+`code` (a stable machine name) and `field` (the input to fix, or null). Validation errors add
+`errors`, one entry per failed field. The router's 404/405, the body limit's 413 and anything
+unexpected (500, logged, never leaked) come in the same shape.
 """
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +19,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("dealnode")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:dealnode:problem:"
+"""Problem types are URNs named after `code`; `docs/errors.md` describes each one."""
 
 
 class AppError(Exception):
@@ -72,15 +80,40 @@ class Forbidden(AppError):
 
 
 class PayloadTooLarge(AppError):
-    """The body is larger than the service accepts."""
+    """The body is larger than the service accepts (raised by the body-limit middleware)."""
 
     status_code = 413
     code = "payload_too_large"
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    """The one error shape."""
-    return {"error": {"code": code, "message": message, "field": field}}
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    instance: str | None = None,
+) -> dict[str, Any]:
+    """The one error document."""
+    return {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "field": field,
+    }
+
+
+def problem_of(exc: AppError, instance: str | None = None) -> dict[str, Any]:
+    """The error document of an `AppError`."""
+    return problem(exc.status_code, exc.code, exc.message, field=exc.field, instance=instance)
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    """Send a problem document with its media type."""
+    return JSONResponse(body, body["status"], headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -88,37 +121,57 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _safe(text: str) -> str:
+    """Text that can be encoded as UTF-8: a lone surrogate in the input is escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every error to the one JSON shape; anything unexpected is logged, never leaked."""
+    """Map every error to the one problem shape; anything unexpected is logged, never leaked."""
 
     @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.field), exc.status_code, headers=headers
-        )
+        body = problem_of(exc, _safe(request.url.path))
+        body["detail"] = _safe(body["detail"])
+        return problem_response(body, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = _field_of(tuple(first.get("loc", ())))
+        field = _safe(_field_of(tuple(first.get("loc", ()))))
         if first.get("type") == "json_invalid":
-            return JSONResponse(
-                error_body("malformed_json", f"malformed JSON: {first['msg']}"), 400
+            detail = _safe(f"malformed JSON: {first['msg']}")
+            return problem_response(
+                problem(400, "malformed_json", detail, instance=_safe(request.url.path))
             )
-        message = f"{field}: {first['msg']}"
+        detail = f"{field}: {first['msg']}"
         if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more)"
-        details = [{"field": _field_of(tuple(e["loc"])), "message": e["msg"]} for e in errors[:20]]
-        body = error_body("invalid_input", message, field)
-        body["error"]["details"] = details
-        return JSONResponse(body, 422)
+            detail += f" (and {len(errors) - 1} more)"
+        body = problem(
+            422, "invalid_input", _safe(detail), field=field, instance=_safe(request.url.path)
+        )
+        body["errors"] = [
+            {"field": _safe(_field_of(tuple(e["loc"]))), "detail": _safe(str(e["msg"]))}
+            for e in errors[:20]
+        ]
+        return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            error_body(f"http_{exc.status_code}", str(exc.detail)),
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = problem(
             exc.status_code,
-            headers=getattr(exc, "headers", None),
+            f"http_{exc.status_code}",
+            _safe(str(exc.detail)),
+            instance=_safe(request.url.path),
         )
+        return problem_response(body, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        body = problem(
+            500, "internal_error", "internal error; it was logged", instance=_safe(request.url.path)
+        )
+        return problem_response(body)

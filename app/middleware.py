@@ -11,7 +11,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_body
+from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, problem_of
 from app.metrics import Metrics
 
 
@@ -28,7 +28,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+            await _too_large(scope, send, self.max_bytes)
             return
         # Read the body here (it is at most max_bytes) and replay it: an exception raised
         # from inside the app's own body reading would be turned into a 400 by FastAPI.
@@ -43,7 +43,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.max_bytes:
-                await _too_large(send, self.max_bytes)
+                await _too_large(scope, send, self.max_bytes)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -66,13 +66,14 @@ def _replay(chunks: list[bytes], then: Message | None, upstream: Receive) -> Rec
     return receive
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(error_body("payload_too_large", f"body exceeds {limit} bytes")).encode()
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    error = PayloadTooLarge(f"body exceeds {limit} bytes")
+    body = json.dumps(problem_of(error, scope.get("path"))).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"connection", b"close")],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -28,7 +28,7 @@ def test_protected_endpoints_answer_401_without_a_valid_key(
     for method, path in [("post", "/v1/predict"), ("get", "/v1/customers"), ("get", "/v1/models")]:
         response = client.request(method, path, headers=headers, json={})
         assert response.status_code == 401, path
-        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.json()["code"] == "unauthorized"
         assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -44,7 +44,7 @@ def test_activate_needs_an_admin_key(
 ) -> None:
     response = client.post(f"/v1/models/{second_version}/activate", headers=score_key)
     assert response.status_code == 403
-    assert "admin" in response.json()["error"]["message"]
+    assert "admin" in response.json()["detail"]
 
 
 def test_revoked_key_is_refused(client: TestClient, db: Session) -> None:

@@ -54,8 +54,8 @@ def test_predict_rejects_bad_values_naming_the_field(
 ) -> None:
     response = client.post("/v1/predict", json=body, headers=score_key)
     assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert field in error["message"]
+    error = response.json()
+    assert field in error["detail"]
     assert error["field"].endswith(field)
     assert client.get("/v1/customers/keep-me", headers=score_key).json() == stored
 
@@ -68,7 +68,7 @@ def test_predict_rejects_non_finite_numbers(
         "/v1/predict", content=raw, headers={**score_key, "Content-Type": "application/json"}
     )
     assert response.status_code == 422
-    assert "visits" in response.json()["error"]["message"]
+    assert "visits" in response.json()["detail"]
 
 
 def test_predict_rejects_malformed_json_with_400(
@@ -80,7 +80,7 @@ def test_predict_rejects_malformed_json_with_400(
         headers={**score_key, "Content-Type": "application/json"},
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "malformed_json"
+    assert response.json()["code"] == "malformed_json"
 
 
 def test_body_over_one_mebibyte_gets_413(client: TestClient, score_key: dict[str, str]) -> None:
@@ -89,7 +89,7 @@ def test_body_over_one_mebibyte_gets_413(client: TestClient, score_key: dict[str
         "/v1/predict", content=big, headers={**score_key, "Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert response.json()["code"] == "payload_too_large"
 
 
 def test_batch_over_the_limit_is_refused(client: TestClient, score_key: dict[str, str]) -> None:
@@ -97,7 +97,7 @@ def test_batch_over_the_limit_is_refused(client: TestClient, score_key: dict[str
         "/v1/predict/batch", json={"customers": [{"visits": 1}] * 1001}, headers=score_key
     )
     assert response.status_code == 422
-    assert "customers" in response.json()["error"]["message"]
+    assert "customers" in response.json()["detail"]
 
 
 def test_batch_with_a_repeated_id_is_refused_and_stores_nothing(
@@ -106,7 +106,7 @@ def test_batch_with_a_repeated_id_is_refused_and_stores_nothing(
     body = {"customers": [{"customer_id": "twin", "visits": 1}, {"customer_id": "twin"}]}
     response = client.post("/v1/predict/batch", json=body, headers=score_key)
     assert response.status_code == 422
-    assert "twin" in response.json()["error"]["message"]
+    assert "twin" in response.json()["detail"]
     assert client.get("/v1/customers/twin", headers=score_key).status_code == 404
 
 
@@ -125,9 +125,9 @@ def test_batch_names_the_customer_and_field_and_stores_nothing(
     customers[2] |= bad
     response = client.post("/v1/predict/batch", json={"customers": customers}, headers=score_key)
     assert response.status_code == 422, response.text
-    error = response.json()["error"]
+    error = response.json()
     assert error["field"] == field
-    assert field in error["message"]
+    assert field in error["detail"]
     assert client.get("/v1/customers/fine-0", headers=score_key).status_code == 404
 
 
@@ -139,7 +139,7 @@ def test_a_batch_names_its_first_bad_customer_whatever_is_wrong_with_it(
     customers[4]["visits_30d"] = 5  # above its total
     response = client.post("/v1/predict/batch", json={"customers": customers}, headers=score_key)
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == "customers.1.extras.shoe_size"
+    assert response.json()["field"] == "customers.1.extras.shoe_size"
 
 
 def test_a_batch_of_one_names_its_customer_too(
@@ -148,16 +148,16 @@ def test_a_batch_of_one_names_its_customer_too(
     body = {"customers": [{"visits": 1, "visits_30d": 2}]}
     response = client.post("/v1/predict/batch", json=body, headers=score_key)
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == "customers.0.visits_30d"
+    assert response.json()["field"] == "customers.0.visits_30d"
 
 
 def test_unknown_customer_is_404(client: TestClient, score_key: dict[str, str]) -> None:
     response = client.get("/v1/customers/nobody", headers=score_key)
     assert response.status_code == 404
-    assert response.json()["error"]["field"] == "customer_id"
+    assert response.json()["field"] == "customer_id"
 
 
 def test_bad_cursor_is_422(client: TestClient, score_key: dict[str, str]) -> None:
     response = client.get("/v1/customers?cursor=%%%", headers=score_key)
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == "cursor"
+    assert response.json()["field"] == "cursor"

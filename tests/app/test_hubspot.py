@@ -88,7 +88,7 @@ def test_hubspot_stale_or_wrongly_signed_is_401(
 def test_hubspot_delivery_over_100_events_is_refused(client: TestClient, db: Session) -> None:
     response = send(client, [hubspot_event(n) for n in range(101)])
     assert response.status_code == 422
-    assert "limit is 100" in response.json()["error"]["message"]
+    assert "limit is 100" in response.json()["detail"]
     assert count(db) == 0
 
 
@@ -97,7 +97,7 @@ def test_hubspot_event_without_an_object_is_422(client: TestClient) -> None:
     del broken["objectId"]
     response = send(client, [broken])
     assert response.status_code == 422
-    assert "objectId" in response.json()["error"]["message"]
+    assert "objectId" in response.json()["detail"]
 
 
 def test_default_hubspot_mapping_is_valid() -> None:

@@ -73,7 +73,7 @@ def test_without_a_model_predictions_are_503_and_not_ready(
         assert client.get("/readyz").status_code == 503
         response = client.post("/v1/predict", json={"visits": 1}, headers=score_key)
         assert response.status_code == 503
-        assert response.json()["error"]["code"] == "model_unavailable"
+        assert response.json()["code"] == "model_unavailable"
         assert client.get("/healthz").status_code == 200
 
 

@@ -109,7 +109,7 @@ def test_bad_or_stale_signature_is_401_and_stores_nothing(
         headers = {"at": datetime.now(UTC) + headers["skew"]}
     response = post(client, [event(1)], **headers)
     assert response.status_code == 401
-    assert response.json()["error"]["message"] == "invalid signature"
+    assert response.json()["detail"] == "invalid signature"
     assert stored_events(db) == 0
 
 
@@ -141,20 +141,20 @@ def test_malformed_events_are_422_naming_the_problem(
 ) -> None:
     response = post(client, payload)
     assert response.status_code == 422, response.text
-    assert named in response.json()["error"]["message"]
+    assert named in response.json()["detail"]
     assert stored_events(db) == 0
 
 
 def test_unknown_type_is_named(client: TestClient) -> None:
     response = post(client, [event(1, kind="call")])
-    assert "'call'" in response.json()["error"]["message"]
+    assert "'call'" in response.json()["detail"]
 
 
 def test_signed_garbage_is_a_json_error(client: TestClient) -> None:
     body = b"{not json"
     response = client.post(URL, content=body, headers=signed(body))
     assert response.status_code == 422
-    assert "malformed JSON" in response.json()["error"]["message"]
+    assert "malformed JSON" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_what_no_database_could_store_is_refused_not_a_500(
 ) -> None:
     response = client.post(URL, content=body, headers=signed(body))
     assert response.status_code == 422, response.text
-    assert named in response.json()["error"]["message"]
+    assert named in response.json()["detail"]
     assert stored_events(db) == 0
 
 

@@ -1,0 +1,61 @@
+"""Every error is one RFC 9457 problem document, whoever raised it."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "field"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("GET", "/v1/nowhere", None, 404, "http_404"),
+        ("DELETE", "/v1/predict", None, 405, "http_405"),
+        ("GET", "/v1/customers/nobody", None, 404, "not_found"),
+        ("POST", "/v1/predict", {"visits": -1}, 422, "invalid_input"),
+        ("POST", "/v1/predict", b'{"visits": 3', 400, "malformed_json"),
+        ("POST", "/v1/predict", b'{"a": "' + b"x" * (1 << 20) + b'"}', 413, "payload_too_large"),
+    ],
+)
+def test_errors_are_problem_documents(
+    client: TestClient,
+    score_key: dict[str, str],
+    method: str,
+    path: str,
+    body: object,
+    status: int,
+    code: str,
+) -> None:
+    headers = {**score_key, "Content-Type": "application/json"}
+    if isinstance(body, bytes):
+        response = client.request(method, path, content=body, headers=headers)
+    else:
+        response = client.request(method, path, json=body, headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert PROBLEM_KEYS <= problem.keys()
+    assert problem["status"] == status
+    assert problem["code"] == code
+    assert problem["type"].endswith(code)
+    assert problem["instance"] == path
+    assert problem["title"]
+    assert problem["detail"]
+
+
+def test_missing_key_is_a_problem_with_a_bearer_challenge(client: TestClient) -> None:
+    response = client.get("/v1/customers")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["code"] == "unauthorized"
+
+
+def test_validation_problem_lists_each_field(
+    client: TestClient, score_key: dict[str, str]
+) -> None:
+    response = client.post("/v1/predict", json={"visits": -1, "replies": -2}, headers=score_key)
+    assert response.status_code == 422
+    fields = [error["field"] for error in response.json()["errors"]]
+    assert fields == ["visits", "replies"]
