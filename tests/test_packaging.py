@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.repo import ROOT, tracked_files
+
 PACKAGES = ("app", "training")
-
-
-def tracked_files(*paths: str) -> list[str]:
-    """Files git tracks under `paths` (the ones a build copies), relative to the root."""
-    out = subprocess.run(
-        ["git", "ls-files", "-z", "--", *paths],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    return [name for name in out.stdout.decode().split("\0") if name]
 
 
 def _declared_package_data() -> set[str]:
