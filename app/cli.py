@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -16,8 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.cli_json import JsonOption, echo_json
 from app.cli_ops import db_app, deliver, import_app, keys_app, serve
 from app.cli_rescore import rescore
+from app.cli_runs import runs_app
 from training.errors import DataError, ModelError
 from training.features import to_utc
 
@@ -29,6 +32,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
+app.add_typer(runs_app, name="runs")
 app.command()(serve)
 app.command()(deliver)
 app.command()(rescore)
@@ -54,6 +58,27 @@ def guarded(action: Callable[[], T]) -> T:
         return action()
     except (DataError, ModelError) as exc:
         raise fail(str(exc).splitlines()[0]) from None
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        typer.echo(f"dealnode {package_version('dealnode')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Hold the options that come before any command."""
 
 
 @app.command()
@@ -143,12 +168,27 @@ def score(
 
 
 @models_app.command("list")
-def models_list(models_dir: ModelsDir = Path("models")) -> None:
+def models_list(models_dir: ModelsDir = Path("models"), as_json: JsonOption = False) -> None:
     """List registered models and which one is promoted."""
     from training import registry
 
+    entries = registry.list_models(models_dir)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "version": entry.version,
+                    "created_at": entry.created_at,
+                    "macro_f1": entry.macro_f1,
+                    "promoted": entry.promoted,
+                    "problem": entry.problem,
+                }
+                for entry in entries
+            ]
+        )
+        return
     table = Table("version", "created", "macro-F1", "promoted", "problem")
-    for entry in registry.list_models(models_dir):
+    for entry in entries:
         f1 = "" if entry.macro_f1 is None else f"{entry.macro_f1:.3f}"
         table.add_row(
             entry.version,

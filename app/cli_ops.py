@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from app.cli_json import JsonOption, echo_json
 from app.config import get_settings
 
 db_app = typer.Typer(help="The service database.", no_args_is_help=True)
@@ -68,15 +69,30 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(as_json: JsonOption = False) -> None:
     """List keys (ids and scopes; the keys themselves are not stored)."""
     from app.keys import service
 
-    table = Table("key id", "scope", "name", "created", "revoked")
     with _session() as session:
-        for row in service.list_keys(session):
-            revoked = row.revoked_at.isoformat()[:19] if row.revoked_at else ""
-            table.add_row(row.key_id, row.scope, row.name, row.created_at.isoformat()[:19], revoked)
+        rows = service.list_keys(session)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "key_id": row.key_id,
+                    "scope": row.scope,
+                    "name": row.name,
+                    "created_at": row.created_at.isoformat(),
+                    "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+                }
+                for row in rows
+            ]
+        )
+        return
+    table = Table("key id", "scope", "name", "created", "revoked")
+    for row in rows:
+        revoked = row.revoked_at.isoformat()[:19] if row.revoked_at else ""
+        table.add_row(row.key_id, row.scope, row.name, row.created_at.isoformat()[:19], revoked)
     console.print(table)
 
 

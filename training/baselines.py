@@ -60,7 +60,7 @@ class MajorityBaseline:
 
 
 def rule_of_thumb(x: pd.DataFrame) -> IntArray:
-    """The sales rules of thumb of shared/DOMAIN.md, as one decision per customer.
+    """The sales rules of thumb of docs/domain.md, as one decision per customer.
 
     Read top-down; the first rule that holds decides:
     1. a purchase in the last 90 days -> loyal ("has bought and keeps coming back");
@@ -97,9 +97,9 @@ def rule_of_thumb(x: pd.DataFrame) -> IntArray:
 
 
 class RuleOfThumbBaseline:
-    """DOMAIN.md's rules; probabilities are how often each decision was right in training."""
+    """docs/domain.md's rules; probabilities are how often each decision was right in training."""
 
-    name = "rule of thumb (DOMAIN.md)"
+    name = "rule of thumb (docs/domain.md)"
 
     def __init__(self) -> None:
         self.table = np.full((K, K), 1.0 / K)

@@ -30,7 +30,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class CustomerState(StrEnum):
-    """The five customer states, in funnel order (see shared/DOMAIN.md)."""
+    """The five customer states, in funnel order (see docs/domain.md)."""
 
     POTENTIAL = "potential"
     INTERESTED = "interested"

@@ -115,7 +115,7 @@ def _markdown(
         "- **ECE** (expected calibration error): the average gap between how sure the model "
         "says it is and how often it is right; 0 is perfect.",
         "- **Majority class** always predicts the most common state; **rule of thumb** applies "
-        "the rules of shared/DOMAIN.md; **logistic regression** is a simple linear model.",
+        "the rules of docs/domain.md; **logistic regression** is a simple linear model.",
         "",
     ]
     return "\n".join(lines)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import tomllib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.cli_runs import FIELDS
+from app.config import get_settings
+from app.keys.service import create_key, revoke_key
+from app.tables import ScoringRun, ScoringRunShard
 from tests.factories import EXAMPLE_MAPPING, crm_export
 from training.simulation import Simulation
+from training.train import TrainResult
 
 runner = CliRunner()
 
@@ -119,3 +131,145 @@ def test_cli_score_without_a_model_exits_2(tmp_path: Path, snapshot_path: Path) 
     )
     assert result.exit_code == 2
     assert "no model is promoted" in result.stderr
+
+
+def test_cli_version_prints_the_installed_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    assert result.stdout == f"dealnode {project['version']}\n"
+    assert result.stdout.split()[1] == version("dealnode")
+
+
+@pytest.fixture
+def cli_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the command's settings at the test database (tests ask for `db` to empty it)."""
+    monkeypatch.setenv("DEALNODE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def _json_stdout(args: list[str]) -> list[dict[str, Any]]:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)  # the whole of stdout is one document
+    assert isinstance(rows, list)
+    return rows
+
+
+def test_models_list_json_gives_every_model_with_the_tables_fields(
+    registry_dir: Path, second_version: str, trained: TrainResult
+) -> None:
+    (registry_dir / "2001-01-01_broken").mkdir()
+    rows = _json_stdout(["models", "list", "--json", "--models-dir", str(registry_dir)])
+    by_version = {row["version"]: row for row in rows}
+    assert set(by_version) == {trained.version, second_version, "2001-01-01_broken"}
+    assert all(
+        list(row) == ["version", "created_at", "macro_f1", "promoted", "problem"] for row in rows
+    )
+    assert [row["version"] for row in rows if row["promoted"]] == [trained.version]
+    promoted = by_version[trained.version]
+    meta = json.loads((registry_dir / trained.version / "metadata.json").read_text())
+    assert promoted["macro_f1"] == meta["metrics"]["test"]["model"]["macro_f1"]
+    assert promoted["problem"] is None
+    broken = by_version["2001-01-01_broken"]
+    assert broken["problem"]
+    assert broken["macro_f1"] is None
+    table = runner.invoke(app, ["models", "list", "--models-dir", str(registry_dir)])
+    assert not table.stdout.lstrip().startswith("[")
+
+
+def test_keys_list_json_gives_ids_scopes_and_revocations(cli_database: str, db: Session) -> None:  # noqa: ARG001
+    _, kept = create_key(db, scope="score", name="crm sync")
+    _, gone = create_key(db, scope="admin", name="old laptop")
+    db.commit()
+    revoke_key(db, key_id=gone.key_id)
+    db.commit()
+    rows = _json_stdout(["keys", "list", "--json"])
+    assert all(list(row) == ["key_id", "scope", "name", "created_at", "revoked_at"] for row in rows)
+    by_id = {row["key_id"]: row for row in rows}
+    assert set(by_id) == {kept.key_id, gone.key_id}
+    assert by_id[kept.key_id]["scope"] == "score"
+    assert by_id[kept.key_id]["name"] == "crm sync"
+    assert by_id[kept.key_id]["revoked_at"] is None
+    assert datetime.fromisoformat(by_id[gone.key_id]["revoked_at"]).tzinfo is not None
+    assert datetime.fromisoformat(by_id[kept.key_id]["created_at"]).tzinfo is not None
+    assert not any("dn_" in value for row in rows for value in map(str, row.values()))
+
+
+def _seed_runs(db: Session) -> None:
+    """Two runs: a finished one with two shards, and a later one still running."""
+    t0 = datetime(2026, 11, 30, 2, 15, tzinfo=UTC)
+    db.add(
+        ScoringRun(
+            id="nightly-1",
+            model_version="2026-11-24_abc1234",
+            as_of=t0,
+            started_at=t0,
+            finished_at=t0 + timedelta(minutes=9),
+            status="succeeded",
+            shards=2,
+        )
+    )
+    db.add(
+        ScoringRun(
+            id="nightly-2",
+            model_version="2026-11-24_abc1234",
+            as_of=t0 + timedelta(days=1),
+            started_at=t0 + timedelta(days=1),
+            finished_at=None,
+            status="running",
+            shards=1,
+        )
+    )
+    db.flush()
+    for shard, (rows, changes) in enumerate([(600, 7), (400, 5)]):
+        db.add(
+            ScoringRunShard(
+                run_id="nightly-1",
+                shard=shard,
+                owner=f"owner-{shard}",
+                status="succeeded",
+                started_at=t0,
+                finished_at=t0 + timedelta(minutes=9),
+                rows_scored=rows,
+                state_changes=changes,
+            )
+        )
+    db.commit()
+
+
+def test_runs_list_json_is_the_apis_listing(
+    cli_database: str,  # noqa: ARG001
+    db: Session,
+    client: TestClient,
+    score_key: dict[str, str],
+) -> None:
+    _seed_runs(db)
+    rows = _json_stdout(["runs", "list", "--json"])
+    assert [row["id"] for row in rows] == ["nightly-2", "nightly-1"]  # newest first
+    assert rows[1]["rows_scored"] == 1000  # joined from its shards
+    assert rows[1]["state_changes"] == 12
+    assert rows[0]["finished_at"] is None
+    api = client.get("/v1/runs", headers=score_key)
+    assert api.status_code == 200
+    assert rows == [{field: run[field] for field in rows[0]} for run in api.json()]
+    assert list(rows[0]) == list(FIELDS)
+    assert _json_stdout(["runs", "list", "--json", "--limit", "1"]) == rows[:1]
+
+
+def test_runs_list_prints_a_table_and_refuses_a_bad_limit(
+    cli_database: str,  # noqa: ARG001
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _seed_runs(db)
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps to the terminal's width
+    table = runner.invoke(app, ["runs", "list"])
+    assert table.exit_code == 0, table.output
+    assert "nightly-1" in table.stdout
+    assert "1,000" in table.stdout
+    bad = runner.invoke(app, ["runs", "list", "--limit", "0"])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip().splitlines() == ["error: --limit: use 1 to 200, not 0"]

@@ -1,4 +1,4 @@
-"""The journey simulator: deterministic, well-formed, and as DOMAIN.md says customers behave."""
+"""The journey simulator: deterministic, well-formed, and as docs/domain.md says customers act."""
 
 from __future__ import annotations
 
