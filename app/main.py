@@ -72,8 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime
+        metrics.watch_database(runtime.sessions)
         heap.settle()
         yield
+        metrics.close()
         runtime.engine.dispose()
 
     app = FastAPI(
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (ops_router, scoring_router, customers_router, models_router, webhooks_router)
     for router in (*routers, outbox_router, runs_router):
         app.include_router(router)
-    app.add_middleware(Timing, metrics=metrics)
+    # Timing is outermost so the body limit's 413s are timed and logged like any answer.
     app.add_middleware(BodyLimit, max_bytes=chosen.max_body_bytes)
+    app.add_middleware(Timing, metrics=metrics)
     return app
