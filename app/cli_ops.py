@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,22 +25,60 @@ console = Console()
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    host: Annotated[
+        str, typer.Option(envvar="DEALNODE_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="DEALNODE_PORT", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="DEALNODE_WORKERS", min=1, help="Worker processes.")
+    ] = 1,
 ) -> None:
-    """Serve the API (OpenAPI docs at /docs)."""
+    """Serve the API (docs at /docs). Logs: DEALNODE_LOG_LEVEL, DEALNODE_LOG_FORMAT=json."""
     import uvicorn
+    from pydantic import ValidationError
 
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_level="info",
-    )
+    from app.logs import log_config
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "DEALNODE_" + "_".join(str(p) for p in first["loc"]).upper()
+        typer.echo(f"error: {name}: {first['msg']}", err=True)
+        raise typer.Exit(code=2) from None
+    with _metrics_dir(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # the app writes its own, with a request id and the route
+            log_config=log_config(settings.log_level, settings.log_format),
+            log_level=settings.log_level.lower(),
+        )
+
+
+@contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """Give several workers a fresh shared folder for their metrics, removed afterwards.
+
+    Workers are separate processes: without the folder each scrape would see only the
+    counts of whichever worker answered. A folder set in PROMETHEUS_MULTIPROC_DIR is used
+    as it is (its owner clears it between runs).
+    """
+    from app.metrics import MULTIPROC_ENV
+
+    if workers == 1 or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="dealnode-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @db_app.command("upgrade")

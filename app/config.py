@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.logs import LogFormat, LogLevel
 
 DEFAULT_PLAYBOOK = Path(__file__).parent / "scoring" / "playbook.toml"
 
@@ -53,6 +55,20 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    """`json` for one JSON object per line (log collectors); `text` reads better on a terminal."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        """Take `debug` as well as `DEBUG`, as people type it."""
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
 
 @lru_cache

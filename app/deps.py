@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -65,6 +67,28 @@ ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
+class BearerKey(SecurityBase):
+    """The `Authorization` header as sent, declared as the API's bearer scheme.
+
+    Declared so the docs page's Authorize button sends the key with every request it tries;
+    the header is passed on untouched because `authenticate` tells a missing key from a
+    malformed header, which FastAPI's own `HTTPBearer` would fold into one.
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="dn_<key id>_<secret>",
+            description="An API key from `dealnode keys create --scope score|admin`.",
+        )
+        self.scheme_name = "apiKey"
+
+    async def __call__(self, request: Request) -> str | None:
+        return request.headers.get("authorization")
+
+
+BEARER_KEY = BearerKey()
+
+
 def require_scope(scope: Scope) -> Callable[..., Awaitable[str]]:
     """A dependency that wants a valid key with `scope` (an admin key may also score).
 
@@ -74,7 +98,7 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[str]]:
 
     async def check(
         runtime: RuntimeDep,
-        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+        authorization: Annotated[str | None, Security(BEARER_KEY)],
     ) -> str:
         granted = runtime.keys.get(authorization) if authorization else None
         if granted is None:

@@ -12,11 +12,13 @@ from app import heap
 from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
+from app.docs_ui import add_docs_page
 from app.errors import install_error_handlers
 from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
 from app.models_api.router import router as models_router
+from app.openapi import install_openapi
 from app.ops import router as ops_router
 from app.runs.router import router as runs_router
 from app.runtime import Runtime
@@ -24,6 +26,7 @@ from app.scoring.actions import load_playbook
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
 from app.scoring.scorer import Scorer
+from app.webhooks.docs import document_outbound
 from app.webhooks.hubspot import load_hubspot_mapping
 from app.webhooks.intake import Intake
 from app.webhooks.outbox_router import router as outbox_router
@@ -72,8 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime
+        metrics.watch_database(runtime.sessions)
         heap.settle()
         yield
+        metrics.close()
         runtime.engine.dispose()
 
     app = FastAPI(
@@ -81,11 +86,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Customer states, the signals behind them, and the next sales action.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     routers = (ops_router, scoring_router, customers_router, models_router, webhooks_router)
     for router in (*routers, outbox_router, runs_router):
         app.include_router(router)
-    app.add_middleware(Timing, metrics=metrics)
+    add_docs_page(app)
+    document_outbound(app)
+    install_openapi(app)
+    # Timing is outermost so the body limit's 413s are timed and logged like any answer.
     app.add_middleware(BodyLimit, max_bytes=chosen.max_body_bytes)
+    app.add_middleware(Timing, metrics=metrics)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,4 +36,4 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 def metrics(metrics: MetricsDep, _: ScoreKey) -> Response:
     """Expose Prometheus metrics (scrape with a bearer key, like every non-health endpoint)."""
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

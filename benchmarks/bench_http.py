@@ -38,8 +38,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(target: str, env: dict[str, str], ready_path: str) -> Iterator[int]:
-    """Run one uvicorn worker serving `target` until the block ends."""
+def server(
+    target: str, env: dict[str, str], ready_path: str, log_dir: Path | None = None
+) -> Iterator[int]:
+    """Run one uvicorn worker serving `target` until the block ends.
+
+    With `log_dir` it logs as `dealnode serve` does (access lines included, so their cost is
+    measured), into a file there rather than over the results.
+    """
     port = _free_port()
     command = [
         sys.executable,
@@ -58,7 +64,15 @@ def server(target: str, env: dict[str, str], ready_path: str) -> Iterator[int]:
     ]
     if target.endswith("create_app"):
         command.append("--factory")
-    process = subprocess.Popen(command, env={**os.environ, **env})
+    log = None
+    if log_dir is not None:
+        from app.logs import log_config
+
+        config = log_dir / "log-config.json"
+        config.write_text(json.dumps(log_config()))
+        command += ["--log-config", str(config)]
+        log = (log_dir / "server.log").open("wb")
+    process = subprocess.Popen(command, env={**os.environ, **env}, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -73,6 +87,8 @@ def server(target: str, env: dict[str, str], ready_path: str) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        if log is not None:
+            log.close()
 
 
 def _prepare(tmp: Path) -> tuple[dict[str, str], str, list[dict[str, object]]]:
@@ -122,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         # kept: on a shared machine a slow spell then hits both, not just one of them.
         with (
             server("benchmarks.bare_app:app", env, "/docs") as bare_port,
-            server("app.main:create_app", env, "/readyz") as api_port,
+            server("app.main:create_app", env, "/readyz", Path(tmp_name)) as api_port,
         ):
             targets = {
                 "bare": build_request(HOST, bare_port, "/v1/predict", single, headers),
@@ -143,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             key: results[key] for key in sorted(results, key=lambda k: (k[0] != "bare", k[1]))
         }
+        logged = (Path(tmp_name) / "server.log").read_text().count("dealnode.access")
+        print(f"  (the API server logged {logged:,} access lines)")
     print(f"{'endpoint':<28}{'conc.':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for (name, concurrency), r in results.items():
         label = "bare FastAPI (constant)" if name == "bare" else "POST /v1/predict (no store)"

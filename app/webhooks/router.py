@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from app.deps import RawBody, RuntimeDep
 from app.errors import InvalidInput
 from app.webhooks import hubspot
+from app.webhooks.outcomes import counted
 from app.webhooks.schemas import CrmEvent, DeliveryRead
 from app.webhooks.signature import verify_standard
 
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 
 @router.post("/events")
+@counted("events")
 async def receive_events(request: Request, body: RawBody, runtime: RuntimeDep) -> DeliveryRead:
     """Accept one event or a list, signed with Standard Webhooks; duplicates change nothing."""
     verify_standard(body, request.headers, runtime.settings.webhook_secrets.get("events", []))
@@ -36,6 +38,7 @@ async def receive_events(request: Request, body: RawBody, runtime: RuntimeDep) -
 
 
 @router.post("/hubspot")
+@counted("hubspot")
 async def receive_hubspot(request: Request, body: RawBody, runtime: RuntimeDep) -> DeliveryRead:
     """Accept a HubSpot delivery (up to 100 events) signed with HubSpot's v3 signature."""
     base = runtime.settings.public_url

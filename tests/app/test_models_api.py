@@ -83,6 +83,9 @@ def test_metrics_expose_latency_predictions_and_model(
     state = client.post("/v1/predict", json={"visits": 2}, headers=score_key).json()["state"]
     assert client.get("/metrics").status_code == 401
     text = client.get("/metrics", headers=score_key).text
-    assert 'dealnode_request_seconds_bucket{le="0.005",method="POST",route="/v1/predict"' in text
+    assert (
+        'dealnode_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/predict"'
+        in text
+    )
     assert f'dealnode_predictions_total{{state="{state}"}} 1.0' in text
     assert f'dealnode_model_info{{version="{trained.version}"}} 1.0' in text
