@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,3 +120,27 @@ def test_cli_score_without_a_model_exits_2(tmp_path: Path, snapshot_path: Path) 
     )
     assert result.exit_code == 2
     assert "no model is promoted" in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_train_takes_the_snapshot_time_from_as_of(
+    export_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv, mapping = export_files
+    mapping.write_text(EXAMPLE_MAPPING.replace('as_of = "2026-11-01T00:00:00Z"\n', ""))
+    models = tmp_path / "models"
+    command = ["train", str(csv), "--mapping", str(mapping), "--models-dir", str(models)]
+
+    missing = runner.invoke(app, command)
+    assert missing.exit_code == 2
+    assert "--as-of" in missing.stderr  # the hint names an option that exists
+    unparsable = runner.invoke(app, [*command, "--as-of", "last tuesday"])
+    assert unparsable.exit_code == 2
+    assert unparsable.stderr.strip().splitlines() == [
+        "error: --as-of: cannot parse 'last tuesday' as a time"
+    ]
+    trained = runner.invoke(app, [*command, "--as-of", "2026-11-01T00:00:00Z"])
+    assert trained.exit_code == 0, trained.output
+    (version,) = [p for p in models.iterdir() if (p / "metadata.json").is_file()]
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["data"]["as_of"] == "2026-11-01T00:00:00+00:00"
