@@ -28,6 +28,10 @@ def serve(
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from app.startup import checked_settings
+
+    checked_settings(sends=False)  # before uvicorn, whose start-up failure is a traceback
+
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -102,9 +106,10 @@ def deliver(
 ) -> None:
     """Send state-change notifications to the subscribers (DEALNODE_SUBSCRIBERS)."""
     from app.db import make_engine, make_sessionmaker
+    from app.startup import checked_settings
     from app.webhooks.delivery import run_worker
 
-    settings = get_settings()
+    settings = checked_settings(sends=True)
     engine = make_engine(settings.database_url)
     try:
         stats = run_worker(make_sessionmaker(engine), settings, once=once, poll_seconds=poll)
