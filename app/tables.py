@@ -213,10 +213,14 @@ class ScoringRunShard(Base):
 
 
 class JobLock(Base):
-    """A named lock in the database, so two runs cannot rescore at once on any machine."""
+    """A named lease in the database, so two runs cannot rescore at once on any machine."""
 
     __tablename__ = "job_lock"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(32))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """The run's live processes push this out; once it passes, the run counts as dead."""
+    holder: Mapped[str] = mapped_column(String(128), default="")
+    """host:pid of the process that renewed the lease last."""
