@@ -159,6 +159,10 @@ class NotificationDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(512))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    """The claim (one worker's, one round's) that may send it and record the outcome."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """No other worker claims it before then; a worker that died loses it then."""
 
     __table_args__ = (
         UniqueConstraint("notification_id", "url"),
