@@ -121,6 +121,10 @@ def train(
         bool | None,
         typer.Option("--promote/--no-promote", help="Default: promote only if none is promoted."),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Snapshot time (UTC) of data that has none in its mapping or columns."),
+    ] = None,
 ) -> None:
     """Train a model, compare it with the baselines, and register it."""
     from training.report import comparison_table
@@ -129,6 +133,7 @@ def train(
 
     if split not in {"stratified", "time"}:
         raise fail(f"--split: use stratified or time, not {split!r}")
+    when = _parse_time(as_of, "--as-of") if as_of else None
     config = TrainConfig(
         data=data,
         models_dir=models_dir,
@@ -136,6 +141,7 @@ def train(
         split=split,  # type: ignore[arg-type]
         seed=seed,
         promote=promote,
+        as_of=when,
     )
     result = guarded(lambda: run_training(config))
     console.print(comparison_table(result.metrics), markup=False)
@@ -250,6 +256,7 @@ def run(
             split="stratified",
             seed=0,
             promote=True,
+            as_of=None,
         )
     path = guarded(lambda: registry.resolve(models_dir))
     console.print(f"serving model {path.name} (report: {path / 'report.md'})")

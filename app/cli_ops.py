@@ -35,17 +35,12 @@ def serve(
 ) -> None:
     """Serve the API (docs at /docs). Logs: DEALNODE_LOG_LEVEL, DEALNODE_LOG_FORMAT=json."""
     import uvicorn
-    from pydantic import ValidationError
 
     from app.logs import log_config
+    from app.startup import checked_settings
 
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "DEALNODE_" + "_".join(str(p) for p in first["loc"]).upper()
-        typer.echo(f"error: {name}: {first['msg']}", err=True)
-        raise typer.Exit(code=2) from None
+    # Before uvicorn, whose start-up failure would be a traceback.
+    settings = checked_settings(sends=False)
     with _metrics_dir(workers):
         uvicorn.run(
             "app.main:create_app",
@@ -159,9 +154,10 @@ def deliver(
 ) -> None:
     """Send state-change notifications to the subscribers (DEALNODE_SUBSCRIBERS)."""
     from app.db import make_engine, make_sessionmaker
+    from app.startup import checked_settings
     from app.webhooks.delivery import run_worker
 
-    settings = get_settings()
+    settings = checked_settings(sends=True)
     engine = make_engine(settings.database_url)
     try:
         stats = run_worker(make_sessionmaker(engine), settings, once=once, poll_seconds=poll)

@@ -28,7 +28,9 @@ def rescore(
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Customers per transaction.")] = 10_000,
     dry_run: Annotated[bool, typer.Option(help="Score and report, write no scores.")] = False,
-    break_lock: Annotated[bool, typer.Option(help="Remove a dead run's lock and exit.")] = False,
+    break_lock: Annotated[
+        bool, typer.Option(help="Remove a run's lock now, not waiting for its lease, and exit.")
+    ] = False,
     resume: Annotated[str | None, typer.Option(help="Finish run RUN after a crash.")] = None,
     model: Annotated[str | None, typer.Option(help="Model version; default: promoted.")] = None,
     shard: Annotated[
@@ -91,6 +93,7 @@ def rescore(
                 on_chunk=on_chunk,
                 workers=workers,
                 pool=pool,
+                lease_seconds=settings.rescore_lease_seconds,
             )
 
         if sys.stderr.isatty():
@@ -113,6 +116,12 @@ def rescore(
             runtime.engine.dispose()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+    if summary.abandoned:
+        typer.echo(
+            f"note: run {summary.abandoned} had died unfinished (its lease expired); it is "
+            "marked abandoned and this run rescored every customer in its place",
+            err=True,
+        )
     shard_note = f" shard {summary.shard}" if summary.shard.count > 1 else ""
     _print_summary(
         f"run {summary.run_id}{shard_note}", summary.rows, summary.changes, summary.transitions

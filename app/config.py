@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     delivery_backoff_seconds: float = Field(default=2.0, ge=0)
     """First retry after about this long, doubling each time (with jitter), capped at 1 hour."""
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    delivery_concurrency: int = Field(default=8, ge=1)
+    """Sends a delivery worker has in flight at once, shared fairly among the subscribers."""
+    rescore_lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a killed nightly run keeps the next one out (its lease, renewed while alive)."""
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
     log_level: LogLevel = "INFO"

@@ -159,6 +159,10 @@ class NotificationDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(512))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    """The claim (one worker's, one round's) that may send it and record the outcome."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """No other worker claims it before then; a worker that died loses it then."""
 
     __table_args__ = (
         UniqueConstraint("notification_id", "url"),
@@ -213,10 +217,14 @@ class ScoringRunShard(Base):
 
 
 class JobLock(Base):
-    """A named lock in the database, so two runs cannot rescore at once on any machine."""
+    """A named lease in the database, so two runs cannot rescore at once on any machine."""
 
     __tablename__ = "job_lock"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(32))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """The run's live processes push this out; once it passes, the run counts as dead."""
+    holder: Mapped[str] = mapped_column(String(128), default="")
+    """host:pid of the process that renewed the lease last."""

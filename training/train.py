@@ -44,6 +44,8 @@ class TrainConfig:
     promote: bool | None = None
     """True: promote; False: never; None: promote only when nothing is promoted yet."""
     params: dict[str, Any] = field(default_factory=dict)
+    as_of: pd.Timestamp | None = None
+    """The snapshot time; overrides the mapping's and the data's `as_of`."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class TrainResult:
 def train(config: TrainConfig) -> TrainResult:
     """Fit, evaluate and register a model; raise DataError for input a user must fix."""
     mapping: Mapping | None = load_mapping(config.mapping) if config.mapping else None
-    table = load_customers(config.data, mapping, require_labels=True)
+    table = load_customers(config.data, mapping, require_labels=True, as_of=config.as_of)
     assert table.labels is not None
     y = label_codes(table.labels)
     _check_trainable(y, label_column=(mapping.label if mapping else None) or "state")

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.jobs import runs
+from app.jobs import lease, runs
 from app.jobs.chunks import Span, next_span, reread
 from app.jobs.runs import Claim, Shard, Transitions
 from app.jobs.scoring import PoolScoring, Scoring, score_chunk
@@ -41,6 +41,8 @@ class RunSummary:
     rows: int
     changes: int
     transitions: Transitions
+    abandoned: str | None = None
+    """A run that had died unfinished and was abandoned so that this one could start."""
 
 
 def rescore_all(
@@ -56,6 +58,7 @@ def rescore_all(
     on_chunk: Callable[[int], None] | None = None,
     workers: int = 0,
     pool: ProcessPoolExecutor | None = None,
+    lease_seconds: float = lease.DEFAULT_SECONDS,
 ) -> RunSummary:
     """Rescore every customer of `shard` (default: all) as of `as_of` (default now).
 
@@ -63,7 +66,8 @@ def rescore_all(
     after its last committed chunk and as of its own time. `workers` processes read and score
     the chunks while this one walks the ids and writes (see `_run`); `pool` holds them when
     the caller started them already (`workers.start_workers`), and is shut down at the end.
-    Conflict if another run holds the lock.
+    Conflict while another run's lease is live; the lease lasts `lease_seconds` after this
+    process last renewed it.
     """
     serving = scorer.serving  # one model for the whole run
     try:
@@ -75,18 +79,22 @@ def rescore_all(
             as_of=as_of,
             dry_run=dry_run,
             resume=resume is not None,
+            lease_seconds=lease_seconds,
         )
     except BaseException:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         raise
     try:
-        _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers, pool)
+        with lease.Heartbeat(sessions, claim.run_id, lease_seconds):
+            _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers, pool)
     except BaseException as exc:
         runs.finish(sessions, claim, status="failed", error=str(exc)[:500] or type(exc).__name__)
         raise
     runs.finish(sessions, claim, status="dry-run" if claim.dry_run else "succeeded")
-    return RunSummary(claim.run_id, claim.shard, claim.rows, claim.changes, claim.transitions)
+    return RunSummary(
+        claim.run_id, claim.shard, claim.rows, claim.changes, claim.transitions, claim.abandoned
+    )
 
 
 def _run(

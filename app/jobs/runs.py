@@ -2,7 +2,9 @@
 
 A run is split into `shards` parts; each part is claimed by one process at a time. Three
 rules keep every customer scored exactly once per run, whatever crashes:
-- one run at a time: a `job_lock` row names the run; a process of another run is refused;
+- one run at a time: the run holds a lease (`lease.py`) its live processes renew; a process
+  of another run is refused until the lease expires, and then takes it over, abandoning the
+  dead run (whose processes can write nothing more: their shards are no longer running);
 - one process per shard: each claim gets a fresh owner token and a chunk commits only while
   its process still owns the shard (`save_progress`), so after a take-over the old process
   can write nothing more;
@@ -24,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.jobs import lease
+from app.jobs.lease import LOCK as LOCK  # callers name the lock `runs.LOCK`
 from app.tables import JobLock, ScoringRun, ScoringRunShard
 from training.features import STATES
 
-LOCK = "rescore"
 RUN_NAME = re.compile(r"[A-Za-z0-9._-]{1,32}")
 FINISHED = frozenset({"succeeded", "dry-run"})
 
@@ -74,6 +77,8 @@ class Claim:
     rows: int = 0
     changes: int = 0
     transitions: Transitions = field(default_factory=empty_transitions)
+    abandoned: str | None = None
+    """The run that died unfinished and whose expired lease this claim took over."""
 
 
 def claim(
@@ -85,11 +90,12 @@ def claim(
     as_of: datetime | None,
     dry_run: bool,
     resume: bool,
+    lease_seconds: float = lease.DEFAULT_SECONDS,
 ) -> Claim:
     """Start a run, join it (another shard), or take over a shard whose process died.
 
     A new run needs no name when it is not sharded; shards of one run share its name (e.g.
-    the Kubernetes Job's). Conflict when another run holds the lock or the run's model,
+    the Kubernetes Job's). Conflict when another run's lease is live or the run's model,
     shard count or as-of differ from this process's.
     """
     if run_id is not None and not RUN_NAME.fullmatch(run_id):
@@ -108,7 +114,9 @@ def claim(
             raise NotFound(f"no run {run_id!r} to resume", field="run_id")
         if run is not None:
             _check_joinable(run, shard=shard, version=version, as_of=as_of)
-        _lock(session, run_id, now)
+        abandoned = lease.take(session, run_id, now, lease_seconds)
+        if abandoned is not None:
+            _abandon(session, abandoned)
         run = session.get(ScoringRun, run_id)  # the lock's holder may have created it
         if run is None:
             run = ScoringRun(
@@ -149,6 +157,7 @@ def claim(
             rows=part.rows_scored or 0,
             changes=part.state_changes or 0,
             transitions=_full(part.transitions),
+            abandoned=abandoned,
         )
 
 
@@ -194,13 +203,15 @@ def _owned(session: Session, claim: Claim, values: dict[str, Any]) -> None:
             ScoringRunShard.run_id == claim.run_id,
             ScoringRunShard.shard == claim.shard.index,
             ScoringRunShard.owner == claim.owner,
+            ScoringRunShard.status == "running",
         )
         .values(values)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount == 0:
         raise Conflict(
-            f"shard {claim.shard} of run {claim.run_id} was taken over by another process"
+            f"shard {claim.shard} of run {claim.run_id} was taken over by another process "
+            "or abandoned"
         )
 
 
@@ -216,6 +227,7 @@ def finish(
                 ScoringRunShard.run_id == claim.run_id,
                 ScoringRunShard.shard == claim.shard.index,
                 ScoringRunShard.owner == claim.owner,
+                ScoringRunShard.status == "running",  # an abandoned shard stays so
             )
             .values(
                 status=status,
@@ -236,7 +248,7 @@ def finish(
             .execution_options(synchronize_session=False)
         )
         run = session.get(ScoringRun, claim.run_id)
-        if run is not None:
+        if run is not None and run.status != "abandoned":
             parts = list(
                 session.scalars(
                     select(ScoringRunShard).where(ScoringRunShard.run_id == claim.run_id)
@@ -258,16 +270,25 @@ def break_lock(sessions: Callable[[], Session]) -> str | None:
             return None
         run_id = held.run_id
         session.delete(held)
-        session.execute(
-            update(ScoringRunShard)
-            .where(ScoringRunShard.run_id == run_id, ScoringRunShard.status == "running")
-            .values(status="abandoned")
-        )
-        run = session.get(ScoringRun, run_id)
-        if run is not None and run.status == "running":
-            run.status = "abandoned"
+        _abandon(session, run_id)
         session.commit()
         return run_id
+
+
+def _abandon(session: Session, run_id: str) -> None:
+    """Mark a dead run and its running shards abandoned; `--resume` can still finish it."""
+    session.execute(
+        update(ScoringRunShard)
+        .where(ScoringRunShard.run_id == run_id, ScoringRunShard.status == "running")
+        .values(status="abandoned")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(ScoringRun)
+        .where(ScoringRun.id == run_id, ScoringRun.status == "running")
+        .values(status="abandoned")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def joined(parts: Iterable[ScoringRunShard]) -> tuple[int, int, Transitions]:
@@ -308,25 +329,6 @@ def _check_joinable(run: ScoringRun, *, shard: Shard, version: str, as_of: datet
         raise Conflict(f"run {run.id} has {run.shards} shard(s), not {shard.count}")
     if as_of is not None and run.as_of != as_of:
         raise Conflict(f"run {run.id} is as of {run.as_of.isoformat()}, not {as_of.isoformat()}")
-
-
-def _lock(session: Session, run_id: str, now: datetime) -> None:
-    """Take the run lock for `run_id`, or join it when that run already holds it."""
-    session.add(JobLock(name=LOCK, run_id=run_id, acquired_at=now))
-    try:
-        session.flush()
-        return
-    except IntegrityError:
-        session.rollback()
-    held = session.get(JobLock, LOCK)
-    if held is not None and held.run_id != run_id:
-        raise Conflict(
-            f"rescoring run {held.run_id} is in progress since {held.acquired_at.isoformat()}; "
-            "if it died, remove its lock with `dealnode rescore --break-lock`"
-        )
-    if held is None:  # released between our insert and our read: try once more
-        session.add(JobLock(name=LOCK, run_id=run_id, acquired_at=now))
-        session.flush()
 
 
 def _full(transitions: Transitions | None) -> Transitions:

@@ -1,7 +1,8 @@
 """The outbox's delivery worker: `dealnode deliver`.
 
 At-least-once: a delivery is marked only after the receiver answered 2xx, in its own
-transaction, so a crash between sending and marking sends again rather than losing it; every
+transaction, so a crash between sending and marking sends again (once its lease has expired)
+rather than losing it; every
 send of one notification carries the same `webhook-id`, which receivers deduplicate on.
 Failures retry with exponential backoff and jitter, and after the last attempt the delivery is
 marked dead (visible and retryable through the API).
@@ -14,20 +15,36 @@ import random
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    String,
+    and_,
+    exists,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from app.config import Settings
+from app.db import UTCDateTime, is_postgres
 from app.tables import Notification, NotificationDelivery
 
 MAX_BACKOFF_SECONDS = 3600.0
-BATCH = 50
+LEASE_MARGIN_SECONDS = 30.0
 
 
 @dataclass
@@ -45,10 +62,19 @@ def backoff_seconds(attempts: int, base: float, rng: random.Random) -> float:
 
 
 def enqueue(session: Session, urls: list[str], now: datetime) -> int:
-    """Give every notification a delivery row per subscriber that it does not have yet."""
+    """Give every notification a delivery row per subscriber that it does not have yet.
+
+    Workers enqueue at the same time; a row another one just added is skipped, not an error.
+    """
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     added = 0
     for url in urls:
-        missing = select(Notification.notification_id).where(
+        missing = select(
+            Notification.notification_id,
+            literal(url, String()),
+            literal(0, Integer()),
+            literal(now, UTCDateTime()),
+        ).where(
             ~exists().where(
                 and_(
                     NotificationDelivery.notification_id == Notification.notification_id,
@@ -56,14 +82,11 @@ def enqueue(session: Session, urls: list[str], now: datetime) -> int:
                 )
             )
         )
-        for notification_id in session.scalars(missing):
-            session.add(
-                NotificationDelivery(
-                    notification_id=notification_id, url=url, attempts=0, next_attempt_at=now
-                )
-            )
-            added += 1
-    session.flush()
+        columns = ["notification_id", "url", "attempts", "next_attempt_at"]
+        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            insert(NotificationDelivery).from_select(columns, missing).on_conflict_do_nothing()
+        )
+        added += max(done.rowcount, 0)
     return added
 
 
@@ -93,6 +116,26 @@ def send(
         return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def lease_seconds(settings: Settings) -> float:
+    """How long a claim keeps other workers off a delivery: longer than any one send.
+
+    A send waits at most the timeout to connect and the timeout for the answer.
+    """
+    return 2 * settings.delivery_timeout_seconds + LEASE_MARGIN_SECONDS
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker holds the lease of, with what it needs to send it."""
+
+    id: int
+    notification_id: str
+    url: str
+    attempts: int
+    payload: dict[str, Any]
+    token: str
+
+
 def deliver_due(
     sessions: Callable[[], Session],
     settings: Settings,
@@ -100,71 +143,169 @@ def deliver_due(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     rng: random.Random | None = None,
 ) -> DeliveryStats:
-    """Enqueue new notifications, then try every delivery that is due, once."""
+    """Enqueue new notifications, then send what is due until nothing is.
+
+    Deliveries are claimed with a lease (committed before sending), so any number of workers
+    never send one notification at the same time; a worker sends up to
+    `delivery_concurrency` at once, at most its share per subscriber, so a subscriber that
+    hangs holds only its own share until the timeout.
+    """
     if not settings.subscribers:
         return DeliveryStats()
     if not settings.outbound_secret:
         raise ValueError("DEALNODE_OUTBOUND_SECRET is not set: notifications cannot be signed")
+    secret = settings.outbound_secret
     rng = rng or random.Random()
     stats = DeliveryStats()
     with sessions() as session:
         enqueue(session, settings.subscribers, clock())
         session.commit()
-    while True:
-        with sessions() as session:
-            now = clock()
-            query = (
-                select(NotificationDelivery, Notification.payload)
-                .join(
-                    Notification,
-                    Notification.notification_id == NotificationDelivery.notification_id,
-                )
-                .where(
-                    NotificationDelivery.delivered_at.is_(None),
-                    NotificationDelivery.dead_at.is_(None),
-                    NotificationDelivery.next_attempt_at <= now,
-                )
-                .order_by(NotificationDelivery.next_attempt_at)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True, of=NotificationDelivery)
-            )
-            batch = session.execute(query).all()
-            if not batch:
-                return stats
-            for delivery, payload in batch:
-                error = send(
-                    delivery.url,
-                    payload,
-                    msg_id=delivery.notification_id,
-                    secret=settings.outbound_secret,
+    in_flight: dict[Future[str | None], Claimed] = {}
+    with ThreadPoolExecutor(settings.delivery_concurrency, "deliver") as pool:
+        while True:
+            for claimed in _claim_round(sessions, settings, list(in_flight.values()), clock()):
+                sending = pool.submit(
+                    send,
+                    claimed.url,
+                    claimed.payload,
+                    msg_id=claimed.notification_id,
+                    secret=secret,
                     timeout=settings.delivery_timeout_seconds,
                 )
-                _record(delivery, error, settings, clock(), rng, stats)
-                session.commit()  # one commit per send: at least once, never lost
+                in_flight[sending] = claimed
+            if not in_flight:
+                return stats
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for sent in done:
+                _record(sessions, in_flight.pop(sent), sent.result(), settings, clock(), rng, stats)
+
+
+def _claim_round(
+    sessions: Callable[[], Session], settings: Settings, busy: list[Claimed], now: datetime
+) -> list[Claimed]:
+    """Claim what is due, up to the free slots and each subscriber's share of them."""
+    room = settings.delivery_concurrency - len(busy)
+    if room <= 0:
+        return []
+    share = max(1, settings.delivery_concurrency // len(settings.subscribers))
+    per_url = Counter(c.url for c in busy)
+    token = uuid.uuid4().hex
+    until = now + timedelta(seconds=lease_seconds(settings))
+    claimed: list[Claimed] = []
+    with sessions() as session:
+        for url in settings.subscribers:
+            wanted = min(share - per_url[url], room - len(claimed))
+            if wanted > 0:
+                where = NotificationDelivery.url == url
+                claimed += _claim(session, where, wanted, token, now, until)
+        # Deliveries to URLs no longer subscribed are still owed: one more share for them.
+        others = sum(n for url, n in per_url.items() if url not in settings.subscribers)
+        wanted = min(share - others, room - len(claimed))
+        if wanted > 0:
+            where = NotificationDelivery.url.not_in(settings.subscribers)
+            claimed += _claim(session, where, wanted, token, now, until)
+        session.commit()  # the lease holds from here, outside any transaction
+    return claimed
+
+
+def _claim(
+    session: Session,
+    where: ColumnElement[bool],
+    limit: int,
+    token: str,
+    now: datetime,
+    until: datetime,
+) -> list[Claimed]:
+    """Lease up to `limit` due deliveries in one statement.
+
+    PostgreSQL skips rows another worker is claiming (SKIP LOCKED); SQLite runs one writer at
+    a time, so its single UPDATE is atomic on its own. The due conditions are checked again
+    on the rows being updated, so a row claimed meanwhile is never claimed twice.
+    """
+    due = (
+        NotificationDelivery.delivered_at.is_(None),
+        NotificationDelivery.dead_at.is_(None),
+        NotificationDelivery.next_attempt_at <= now,
+        or_(NotificationDelivery.lease_until.is_(None), NotificationDelivery.lease_until <= now),
+        where,
+    )
+    pick = (
+        select(NotificationDelivery.id)
+        .where(*due)
+        .order_by(NotificationDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(NotificationDelivery)
+        .where(NotificationDelivery.id.in_(pick.scalar_subquery()), *due)
+        .values(claimed_by=token, lease_until=until)
+        .returning(
+            NotificationDelivery.id,
+            NotificationDelivery.notification_id,
+            NotificationDelivery.url,
+            NotificationDelivery.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not rows:
+        return []
+    ids = {row.notification_id for row in rows}
+    found = session.execute(
+        select(Notification.notification_id, Notification.payload).where(
+            Notification.notification_id.in_(ids)
+        )
+    )
+    payloads: dict[str, dict[str, Any]] = dict(found.all())
+    return [
+        Claimed(r.id, r.notification_id, r.url, r.attempts, payloads[r.notification_id], token)
+        for r in rows
+    ]
 
 
 def _record(
-    delivery: NotificationDelivery,
+    sessions: Callable[[], Session],
+    claimed: Claimed,
     error: str | None,
     settings: Settings,
     now: datetime,
     rng: random.Random,
     stats: DeliveryStats,
 ) -> None:
-    delivery.attempts += 1
+    """Write a send's outcome and end the lease, unless the lease was lost meanwhile."""
+    attempts = claimed.attempts + 1
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "claimed_by": None,
+        "lease_until": None,
+        "last_error": error,
+    }
     if error is None:
-        delivery.delivered_at = now
-        delivery.last_error = None
+        values["delivered_at"] = now
+    elif attempts >= settings.delivery_max_attempts:
+        values["dead_at"] = now
+    else:
+        wait_for = backoff_seconds(attempts, settings.delivery_backoff_seconds, rng)
+        values["next_attempt_at"] = now + timedelta(seconds=wait_for)
+    with sessions() as session:
+        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(NotificationDelivery)
+            .where(
+                NotificationDelivery.id == claimed.id,
+                NotificationDelivery.claimed_by == claimed.token,
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    if done.rowcount != 1:
+        return  # another worker holds it now and will send and record it again
+    if error is None:
         stats.delivered += 1
-        return
-    delivery.last_error = error
-    if delivery.attempts >= settings.delivery_max_attempts:
-        delivery.dead_at = now
+    elif "dead_at" in values:
         stats.dead += 1
-        return
-    wait = backoff_seconds(delivery.attempts, settings.delivery_backoff_seconds, rng)
-    delivery.next_attempt_at = now + timedelta(seconds=wait)
-    stats.failed += 1
+    else:
+        stats.failed += 1
 
 
 def run_worker(

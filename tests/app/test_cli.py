@@ -273,3 +273,27 @@ def test_runs_list_prints_a_table_and_refuses_a_bad_limit(
     bad = runner.invoke(app, ["runs", "list", "--limit", "0"])
     assert bad.exit_code == 2
     assert bad.stderr.strip().splitlines() == ["error: --limit: use 1 to 200, not 0"]
+
+
+@pytest.mark.slow
+def test_cli_train_takes_the_snapshot_time_from_as_of(
+    export_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv, mapping = export_files
+    mapping.write_text(EXAMPLE_MAPPING.replace('as_of = "2026-11-01T00:00:00Z"\n', ""))
+    models = tmp_path / "models"
+    command = ["train", str(csv), "--mapping", str(mapping), "--models-dir", str(models)]
+
+    missing = runner.invoke(app, command)
+    assert missing.exit_code == 2
+    assert "--as-of" in missing.stderr  # the hint names an option that exists
+    unparsable = runner.invoke(app, [*command, "--as-of", "last tuesday"])
+    assert unparsable.exit_code == 2
+    assert unparsable.stderr.strip().splitlines() == [
+        "error: --as-of: cannot parse 'last tuesday' as a time"
+    ]
+    trained = runner.invoke(app, [*command, "--as-of", "2026-11-01T00:00:00Z"])
+    assert trained.exit_code == 0, trained.output
+    (version,) = [p for p in models.iterdir() if (p / "metadata.json").is_file()]
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["data"]["as_of"] == "2026-11-01T00:00:00+00:00"

@@ -5,21 +5,23 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from app.config import Settings
 from app.db import make_sessionmaker
 from app.tables import Notification, NotificationDelivery
-from app.webhooks.delivery import backoff_seconds, deliver_due
+from app.webhooks.delivery import DeliveryStats, backoff_seconds, deliver_due
 
 OUTBOUND = "whsec_" + base64.b64encode(b"outbound-test-secret-dealnode-01").decode()
 
@@ -138,3 +140,118 @@ def test_delivery_goes_dead_and_an_admin_can_retry_it(
     assert [a[0] for a in receiver.accepted] == ["msg_dead"]
     assert client.get("/v1/notifications", headers=admin_key).json() == []
     assert client.post("/v1/notifications/msg_none/retry", headers=admin_key).status_code == 404
+
+
+class Recorder:
+    """A receiver on 127.0.0.1 that records every request and how many sends of one
+    notification it was serving at once; with `hold`, each request hangs until it is set."""
+
+    def __init__(self, hold: threading.Event | None = None) -> None:
+        self.lock = threading.Lock()
+        self.received: list[str] = []
+        self.serving: Counter[str] = Counter()
+        self.most_at_once = 0
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                Webhook(OUTBOUND).verify(body, dict(self.headers.items()))
+                msg_id = self.headers["webhook-id"]
+                with recorder.lock:
+                    recorder.received.append(msg_id)
+                    recorder.serving[msg_id] += 1
+                    recorder.most_at_once = max(recorder.most_at_once, recorder.serving[msg_id])
+                try:
+                    if hold is not None:
+                        hold.wait(timeout=60)
+                    else:
+                        time.sleep(0.02)  # a window for a second worker's send to overlap
+                finally:
+                    with recorder.lock:
+                        recorder.serving[msg_id] -= 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def in_progress(self) -> int:
+        with self.lock:
+            return sum(self.serving.values())
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_two_workers_send_each_notification_once_and_a_hanging_subscriber_stalls_no_one(
+    db: Session, settings: Settings
+) -> None:
+    ids = [f"msg_{i:03d}" for i in range(30)]
+    for notification_id in ids:
+        add_notification(db, notification_id)
+    release = threading.Event()
+    quick, hanging = Recorder(), Recorder(hold=release)
+    config = settings.model_copy(
+        update={
+            "subscribers": [hanging.url, quick.url],  # first in line: sent to first
+            "outbound_secret": OUTBOUND,
+            "delivery_backoff_seconds": 0.0,
+            "delivery_timeout_seconds": 60.0,  # the hanging one is released, never timed out
+            "delivery_concurrency": 4,
+        }
+    )
+    sessions = make_sessionmaker(db.get_bind())  # type: ignore[arg-type]
+    totals: list[DeliveryStats] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            totals.append(deliver_due(sessions, config))
+        except BaseException as exc:  # surfaced by the assertions below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        delivered = _wait_until(lambda: _delivered(sessions, quick.url) == len(ids), seconds=30)
+        assert delivered, f"{_delivered(sessions, quick.url)} of {len(ids)} delivered"
+        assert hanging.in_progress() >= 1, "the hanging subscriber is still holding sends"
+        assert _delivered(sessions, hanging.url) == 0
+    finally:
+        release.set()
+        for worker in workers:
+            worker.join(timeout=60)
+        quick.close()
+        hanging.close()
+    assert not errors
+    assert not any(worker.is_alive() for worker in workers)
+    assert (quick.most_at_once, hanging.most_at_once) == (1, 1)
+    assert sorted(quick.received) == ids  # each exactly once: no lost or repeated send
+    assert sorted(hanging.received) == ids
+    assert sum(t.delivered for t in totals) == 2 * len(ids)
+    assert _delivered(sessions, hanging.url) == len(ids)
+
+
+def _delivered(sessions: Callable[[], Session], url: str) -> int:
+    with sessions() as session:
+        query = select(func.count()).where(
+            NotificationDelivery.url == url, NotificationDelivery.delivered_at.is_not(None)
+        )
+        return session.scalar(query) or 0
+
+
+def _wait_until(condition: Callable[[], bool], *, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

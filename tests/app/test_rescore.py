@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
+from app.jobs import runs
 from app.jobs.rescore import rescore_all
 from app.jobs.runs import break_lock
 from app.runtime import Runtime
@@ -108,13 +109,52 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(
     client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
 ) -> None:
     seed(client, score_key, simulation, 5)
-    db.add(JobLock(name="rescore", run_id="deadbeef", acquired_at=datetime.now(UTC)))
+    now = datetime.now(UTC)
+    db.add(
+        JobLock(
+            name="rescore",
+            run_id="deadbeef",
+            acquired_at=now,
+            expires_at=now + timedelta(hours=1),
+            holder="elsewhere:1",
+        )
+    )
     db.commit()
     runtime = runtime_of(client)
-    with pytest.raises(Conflict, match="deadbeef is in progress"):
+    with pytest.raises(Conflict, match="deadbeef is in progress") as refused:
         rescore_all(runtime.sessions, runtime.scorer)
+    assert "elsewhere:1" in refused.value.message
+    assert "`dealnode rescore --resume deadbeef`" in refused.value.message
     assert break_lock(runtime.sessions) == "deadbeef"
     assert rescore_all(runtime.sessions, runtime.scorer).rows == 5
+
+
+def test_a_run_takes_over_the_expired_lease_of_a_dead_run(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+) -> None:
+    seed(client, score_key, simulation, 5)
+    runtime = runtime_of(client)
+    dead = runs.claim(
+        runtime.sessions,
+        run_id=None,
+        shard=runs.Shard(),
+        version=runtime.scorer.serving.model.version,
+        as_of=None,
+        dry_run=False,
+        resume=False,
+    )
+    db.execute(update(JobLock).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    db.commit()
+
+    summary = rescore_all(runtime.sessions, runtime.scorer)
+    assert (summary.rows, summary.abandoned) == (5, dead.run_id)
+    db.expire_all()
+    old = db.get(ScoringRun, dead.run_id)
+    assert old is not None
+    assert old.status == "abandoned"
+    assert db.get(JobLock, runs.LOCK) is None
+    with runtime.sessions() as session, pytest.raises(Conflict, match="abandoned"):
+        runs.hold(session, dead)  # the dead run's process, were it alive, writes nothing more
 
 
 def test_a_webhook_update_during_the_run_is_not_overwritten(
@@ -224,7 +264,9 @@ def test_rescore_cli_prints_the_matrix_and_fails_in_one_line(
         ok = runner.invoke(app, ["rescore", "--chunk-size", "5"])
         assert ok.exit_code == 0, ok.output
         assert "12 customers" in ok.output
-        db.add(JobLock(name="rescore", run_id="cafe", acquired_at=datetime.now(UTC)))
+        now = datetime.now(UTC)
+        until = now + timedelta(hours=1)
+        db.add(JobLock(name="rescore", run_id="cafe", acquired_at=now, expires_at=until))
         db.commit()
         unknown = runner.invoke(app, ["rescore", "--model", "1999-01-01_nope"])
         assert unknown.exit_code == 2

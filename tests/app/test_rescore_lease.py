@@ -1,0 +1,127 @@
+"""The nightly run's lease: renewed while the run lives, lost when it is killed, so the next
+night's run starts without anyone breaking a lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import Conflict
+from app.jobs.rescore import rescore_all
+from app.jobs.runs import LOCK
+from app.runtime import Runtime
+from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard
+from tests.factories import customer_body
+from training.simulation import Simulation
+
+pytestmark = pytest.mark.slow
+CUSTOMERS = 1500
+LEASE_SECONDS = 3.0
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    settings: Settings,
+    db: Session,
+) -> None:
+    for start in range(0, CUSTOMERS, 750):
+        bodies = [
+            customer_body(simulation.snapshot.iloc[i], f"l-{i:05d}")
+            for i in range(start, start + 750)
+        ]
+        payload = {"as_of": simulation.as_of.isoformat(), "customers": bodies}
+        assert client.post("/v1/predict/batch", json=payload, headers=score_key).status_code == 200
+    env = {
+        **os.environ,
+        "DEALNODE_DATABASE_URL": settings.database_url,
+        "DEALNODE_MODELS_DIR": str(settings.models_dir),
+        "DEALNODE_RESCORE_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
+    rescore = [sys.executable, "-m", "app.cli", "rescore", "--workers", "0"]
+    first = subprocess.Popen(
+        [*rescore, "--chunk-size", "10"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        part = _wait_for(db, lambda: _progress(db, at_least=100), "the first run to progress")
+        lease = db.get(JobLock, LOCK)
+        assert lease is not None
+        assert lease.run_id == part.run_id
+        first_expiry = lease.expires_at
+        _wait_for(db, lambda: _renewed_after(db, first_expiry), "the lease to be renewed")
+        assert first.poll() is None, "the first run must still be going"
+
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        with pytest.raises(Conflict) as refused:
+            rescore_all(runtime.sessions, runtime.scorer)
+        assert f"`dealnode rescore --resume {part.run_id}`" in refused.value.message
+    finally:
+        first.kill()  # SIGKILL: no cleanup, no release; only the lease's end frees the run
+        first.wait(timeout=10)
+
+    db.expire_all()
+    lease = db.get(JobLock, LOCK)
+    assert lease is not None
+    assert lease.run_id == part.run_id
+    time.sleep(max(0.0, (lease.expires_at - datetime.now(UTC)).total_seconds()) + 0.2)
+
+    second = subprocess.run(
+        [*rescore, "--chunk-size", "500"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert second.returncode == 0, second.stderr
+    assert f"note: run {part.run_id} had died unfinished" in second.stderr
+    db.expire_all()
+    dead = db.get(ScoringRun, part.run_id)
+    assert dead is not None
+    assert dead.status == "abandoned"
+    (done,) = db.scalars(select(ScoringRun).where(ScoringRun.id != part.run_id))
+    assert (done.status, done.rows_scored) == ("succeeded", CUSTOMERS)
+    assert db.get(JobLock, LOCK) is None
+    rescored = select(Customer).where(Customer.inputs_as_of >= done.as_of - timedelta(seconds=1))
+    assert len(db.scalars(rescored).all()) == CUSTOMERS
+
+
+def _progress(db: Session, *, at_least: int) -> ScoringRunShard | None:
+    part = db.scalars(select(ScoringRunShard)).first()
+    return part if part is not None and part.rows_scored >= at_least else None
+
+
+def _renewed_after(db: Session, expiry: datetime) -> JobLock | None:
+    lease = db.get(JobLock, LOCK)
+    return lease if lease is not None and lease.expires_at > expiry else None
+
+
+def _wait_for(db: Session, probe: Callable[[], T | None], what: str) -> T:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        db.expire_all()
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
