@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import ScoreKey, SessionDep
 from app.errors import NotFound
+from app.input_types import LookupId
 from app.jobs.runs import joined
 from app.tables import ScoringRun, ScoringRunShard
 
@@ -58,7 +59,7 @@ def list_runs(
 
 
 @router.get("/{run_id}")
-def get_run(run_id: str, session: SessionDep, _: ScoreKey) -> RunRead:
+def get_run(run_id: LookupId, session: SessionDep, _: ScoreKey) -> RunRead:
     """Show one rescoring run with its shards."""
     run = session.get(ScoringRun, run_id)
     if run is None:
