@@ -36,7 +36,7 @@ def test_errors_are_problem_documents(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert PROBLEM_KEYS <= problem.keys()
+    assert problem.keys() >= PROBLEM_KEYS
     assert problem["status"] == status
     assert problem["code"] == code
     assert problem["type"].endswith(code)
@@ -52,9 +52,7 @@ def test_missing_key_is_a_problem_with_a_bearer_challenge(client: TestClient) ->
     assert response.json()["code"] == "unauthorized"
 
 
-def test_validation_problem_lists_each_field(
-    client: TestClient, score_key: dict[str, str]
-) -> None:
+def test_validation_problem_lists_each_field(client: TestClient, score_key: dict[str, str]) -> None:
     response = client.post("/v1/predict", json={"visits": -1, "replies": -2}, headers=score_key)
     assert response.status_code == 422
     fields = [error["field"] for error in response.json()["errors"]]
