@@ -134,6 +134,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         body = problem_of(exc, _safe(request.url.path))
         body["detail"] = _safe(body["detail"])
+        body["field"] = None if exc.field is None else _safe(exc.field)
         return problem_response(body, headers)
 
     @app.exception_handler(RequestValidationError)

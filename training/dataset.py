@@ -15,6 +15,7 @@ import pandas as pd
 
 from training.errors import DataError
 from training.features import RAW_COUNT_INPUTS, RAW_INPUTS, TIME_INPUTS, to_utc
+from training.input_rules import EARLIEST, ID_PATTERN, LATEST, TIME_RULE
 from training.mapping import NATIVE_MAPPING, Mapping
 from training.table import CustomerTable
 
@@ -113,6 +114,9 @@ def to_customer_table(
     empty = (ids.isna() | (ids == "")).to_numpy()
     if empty.any():
         _fail(source, mapping.id, rows, empty, ids, "empty id")
+    not_ids = ~ids.str.fullmatch(ID_PATTERN).fillna(False).to_numpy(bool)
+    if not_ids.any():
+        _fail(source, mapping.id, rows, not_ids, ids, "not an id (see docs/ids.md):")
     repeated = ids.duplicated(keep="first").to_numpy()
     if repeated.any():
         _fail(source, mapping.id, rows, repeated, ids, "duplicate id")
@@ -223,6 +227,9 @@ def _times(
         if bad.any():
             _fail(source, column, rows, bad, values, "cannot parse as a time:")
     parsed = parsed.dt.as_unit("us")
+    outside = ((parsed < EARLIEST) | (parsed >= LATEST)).fillna(False).to_numpy(bool)
+    if outside.any():
+        _fail(source, column, rows, outside, values, "outside the time range:", hint=TIME_RULE)
     future = (parsed > as_of).fillna(False).to_numpy(bool)
     if future.any():
         _fail(

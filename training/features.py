@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.input_rules import check_time
+
 FEATURE_SET_NAME: Final = "dealnode-core"
 FEATURE_SET_VERSION: Final = 1
 SECONDS_PER_DAY: Final = 86_400.0
@@ -144,9 +146,13 @@ def feature_set_hash() -> str:
 
 
 def to_utc(value: str | datetime | pd.Timestamp) -> pd.Timestamp:
-    """Parse one time as a UTC timestamp; naive times are taken to be UTC already."""
+    """Parse one time as a UTC timestamp; naive times are taken to be UTC already.
+
+    Outside the time range it is refused here (`TimeOutOfRange`, a ValueError), so a mapping
+    file's or an option's time is held to the same range as the API's.
+    """
     ts = pd.Timestamp(value)
-    return ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    return check_time(ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC))
 
 
 def parse_times(values: pd.Series) -> pd.Series:

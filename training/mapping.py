@@ -15,6 +15,7 @@ import pandas as pd
 
 from training.errors import DataError
 from training.features import RAW_INPUTS, STATES, to_utc
+from training.input_rules import TIME_RULE, TimeOutOfRange
 
 _TOP_KEYS = {"id", "label", "as_of", "labels", "inputs", "extra", "drop_unmapped"}
 _EXTRA_KEYS = {"numeric", "categorical"}
@@ -115,6 +116,8 @@ def _parse_as_of(value: object, source: str) -> pd.Timestamp | None:
         return None
     try:
         return to_utc(value if isinstance(value, str) else str(value))
+    except TimeOutOfRange:
+        raise DataError(f"{source}: 'as_of' {value!r}: {TIME_RULE}") from None
     except ValueError:
         raise DataError(f"{source}: 'as_of' {value!r} is not a time") from None
 

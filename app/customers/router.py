@@ -9,14 +9,18 @@ from fastapi import APIRouter, Query
 from app.customers import service
 from app.customers.schemas import CustomerPage, CustomerRead
 from app.deps import ScoreKey, SessionDep, SettingsDep
+from app.input_types import LookupId, Text
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 StateName = Literal["potential", "interested", "intent", "deciding", "loyal"]
 
 
-@router.get("/{customer_id}")
-def get_customer(customer_id: str, session: SessionDep, _: ScoreKey) -> CustomerRead:
-    """Return a customer's stored inputs, latest score with reasons and action, and history."""
+@router.get("/{customer_id:path}")
+def get_customer(customer_id: LookupId, session: SessionDep, _: ScoreKey) -> CustomerRead:
+    """Return a customer's stored inputs, latest score with reasons and action, and history.
+
+    The id may hold "/" (an id stored before "/" was refused), raw or as %2F.
+    """
     return service.read_customer(session, customer_id=customer_id)
 
 
@@ -26,7 +30,7 @@ def list_customers(
     settings: SettingsDep,
     _: ScoreKey,
     state: StateName | None = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[Text | None, Query(max_length=64)] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     open_objection: bool | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,

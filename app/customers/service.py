@@ -15,6 +15,7 @@ from app.scoring.schemas import ScoreRead
 from app.scoring.scores import render, stored_action
 from app.tables import Customer, CustomerScore
 from training.features import RAW_COUNT_INPUTS
+from training.input_rules import is_lookup_id
 
 HISTORY_LIMIT = 100
 
@@ -92,8 +93,10 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         confidence, customer_id = json.loads(base64.urlsafe_b64decode(padded))
-        return float(confidence), str(customer_id)
-    except (ValueError, TypeError):
+        if not isinstance(customer_id, str) or not is_lookup_id(customer_id):
+            raise ValueError("no id in the cursor")
+        return float(confidence), customer_id
+    except (ValueError, TypeError, OverflowError):
         raise InvalidInput("cursor is not one this API returned", field="cursor") from None
 
 

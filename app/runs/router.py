@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.deps import ScoreKey, SessionDep
 from app.errors import NotFound
+from app.input_types import LookupId
 from app.runs.service import RunRead, latest_runs, read_run
 from app.tables import ScoringRun
 
@@ -23,7 +24,7 @@ def list_runs(
 
 
 @router.get("/{run_id}")
-def get_run(run_id: str, session: SessionDep, _: ScoreKey) -> RunRead:
+def get_run(run_id: LookupId, session: SessionDep, _: ScoreKey) -> RunRead:
     """Show one rescoring run with its shards."""
     run = session.get(ScoringRun, run_id)
     if run is None:

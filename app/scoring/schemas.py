@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.input_types import CustomerId, TextMapping, Time
 from app.scoring.actions import ObjectionKind
 from training.features import MAX_COUNT
 
@@ -42,12 +43,12 @@ class CustomerInputs(BaseModel):
     objections_90d: Count = None
     meetings_90d: Count = None
     purchases_90d: Count = None
-    first_contact_at: AwareDatetime | None = None
-    last_contact_at: AwareDatetime | None = None
+    first_contact_at: Time | None = None
+    last_contact_at: Time | None = None
     objection_kind: ObjectionKind | None = Field(
         default=None, description="Kind of the latest objection; the playbook uses it."
     )
-    extras: dict[str, float | str | None] = Field(
+    extras: Annotated[dict[str, float | str | None], TextMapping] = Field(
         default_factory=dict,
         description="Extra columns the model was trained with (from a mapping file).",
         max_length=100,
@@ -60,15 +61,13 @@ AS_OF_DOC = "When the counts were taken (default: now); never in the future."
 class CustomerRequest(CustomerInputs):
     """One customer; with `customer_id` the inputs and the score are stored."""
 
-    customer_id: str | None = Field(
-        default=None, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"
-    )
+    customer_id: CustomerId | None = None
 
 
 class PredictRequest(CustomerRequest):
     """Score one customer."""
 
-    as_of: AwareDatetime | None = Field(default=None, description=AS_OF_DOC)
+    as_of: Time | None = Field(default=None, description=AS_OF_DOC)
 
 
 class BatchRequest(BaseModel):
@@ -76,7 +75,7 @@ class BatchRequest(BaseModel):
 
     model_config = _STRICT
 
-    as_of: AwareDatetime | None = Field(default=None, description=AS_OF_DOC)
+    as_of: Time | None = Field(default=None, description=AS_OF_DOC)
     customers: list[CustomerRequest] = Field(min_length=1)
 
 

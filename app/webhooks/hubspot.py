@@ -14,13 +14,15 @@ import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.errors import Unauthorized
+from app.input_types import CustomerId, EventId
 from app.webhooks.schemas import CrmEvent
 from training.features import InteractionType
+from training.input_rules import EARLIEST_MS, LATEST_MS
 
 DEFAULT_MAPPING = Path(__file__).parent / "hubspot_mapping.toml"
 TOLERANCE_MS = 5 * 60 * 1000
@@ -100,22 +102,32 @@ def load_hubspot_mapping(path: Path) -> HubSpotMapping:
         raise ValueError(f"HubSpot mapping {path}: {where}: {first['msg']}") from None
 
 
+def _number_as_text(value: object) -> object:
+    """HubSpot's ids are numbers; DealNode's are text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class HubSpotEvent(BaseModel):
-    """The fields of a HubSpot webhook event that DealNode reads."""
+    """The fields of a HubSpot webhook event that DealNode reads, held to the same rules as
+    DealNode's own events, so a refusal names HubSpot's field."""
 
     model_config = ConfigDict(extra="allow")
 
-    eventId: int | str
+    eventId: Annotated[EventId, BeforeValidator(_number_as_text)]
     subscriptionType: str
-    objectId: int | str
-    occurredAt: int = Field(ge=0)
+    objectId: Annotated[CustomerId, BeforeValidator(_number_as_text)]
+    occurredAt: int = Field(
+        ge=EARLIEST_MS, lt=LATEST_MS, description="Milliseconds since the epoch, UTC."
+    )
+
+
+_EVENTS = TypeAdapter(list[HubSpotEvent])
 
 
 def to_crm_events(raw: list[dict[str, Any]], mapping: HubSpotMapping) -> tuple[list[CrmEvent], int]:
     """Convert HubSpot events; return the mapped ones and how many were ignored."""
     events: list[CrmEvent] = []
-    for item in raw:
-        parsed = HubSpotEvent.model_validate(item)
+    for item, parsed in zip(raw, _EVENTS.validate_python(raw), strict=True):
         rule = mapping.match(item)
         if rule is None:
             continue
@@ -126,8 +138,8 @@ def to_crm_events(raw: list[dict[str, Any]], mapping: HubSpotMapping) -> tuple[l
             attributes["objection_kind"] = rule.objection_kind
         events.append(
             CrmEvent(
-                event_id=str(parsed.eventId),
-                customer_id=str(parsed.objectId),
+                event_id=parsed.eventId,
+                customer_id=parsed.objectId,
                 type=rule.type,
                 occurred_at=datetime.fromtimestamp(parsed.occurredAt / 1000, tz=UTC),
                 attributes=attributes,

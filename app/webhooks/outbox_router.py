@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.deps import AdminKey, SessionDep
 from app.errors import NotFound
+from app.input_types import LookupId
 from app.tables import NotificationDelivery
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
@@ -51,7 +52,7 @@ def list_deliveries(
 
 @router.post("/{notification_id}/retry")
 def retry_delivery(
-    notification_id: str, session: SessionDep, _: AdminKey
+    notification_id: LookupId, session: SessionDep, _: AdminKey
 ) -> list[DeliveryStatusRead]:
     """Give a notification's dead deliveries a fresh set of attempts, due now."""
     rows = list(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.input_types import CustomerId, EventId, TextMapping, Time
 from training.features import InteractionType
 
 
@@ -14,12 +15,11 @@ class CrmEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    event_id: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]+$")
-    """Any text but NUL, which no database column takes."""
-    customer_id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    event_id: EventId
+    customer_id: CustomerId
     type: InteractionType
-    occurred_at: AwareDatetime
-    attributes: dict[str, str | float | int | bool | None] = Field(
+    occurred_at: Time
+    attributes: Annotated[dict[str, str | float | int | bool | None], TextMapping] = Field(
         default_factory=dict,
         max_length=50,
         description="E.g. objection_kind (price, after_sales, trust) or quote_value.",

@@ -68,3 +68,26 @@ def test_import_events_names_a_bad_row(db: Session, tmp_path: Path) -> None:  # 
     result = runner.invoke(app, ["import", "events", str(log)])
     assert result.exit_code == 2
     assert "column 'type' row 2" in result.stderr
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize(
+    ("row", "named"),
+    [
+        ("e2,c1,visit,0001-01-01T00:00:00+01:00", "column 'occurred_at' row 2"),
+        ("e2,c1,visit,1899-12-31T23:59:59Z", "column 'occurred_at' row 2"),
+        ("e2,c/1,visit,2026-10-02T00:00:00Z", "column 'customer_id' row 2"),
+    ],
+)
+def test_import_events_holds_ids_and_times_to_the_api_rules(
+    db: Session, tmp_path: Path, row: str, named: str
+) -> None:
+    log = tmp_path / "events.csv"
+    log.write_text(
+        f"event_id,customer_id,type,occurred_at\ne1,c1,visit,2026-10-01T00:00:00Z\n{row}\n"
+    )
+    result = runner.invoke(app, ["import", "events", str(log)])
+    assert result.exit_code == 2, result.output
+    assert named in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert db.scalars(select(Customer)).first() is None

@@ -82,6 +82,10 @@ def _set(column: str, row: int, value: str) -> Callable[[pd.DataFrame], None]:
         (_set("Stage", 2, "Lost"), "Stage", "row 3: unknown label value 'Lost'"),
         (_set("Account ID", 1, "007"), "Account ID", "row 2: duplicate id"),
         (_set("Account ID", 1, ""), "Account ID", "row 2: empty id"),
+        (_set("Account ID", 1, "ACC/8"), "Account ID", "row 2: not an id (see docs/ids.md): 'ACC/8'"),
+        (_set("Account ID", 1, ".."), "Account ID", "row 2: not an id"),
+        (_set("Created", 1, "1850-05-02T10:00:00Z"), "Created", "row 2: outside the time range"),
+        (_set("Last Activity", 1, "2262-01-01T00:00:00Z"), "Last Activity", "row 2: outside"),
         (_set("Visits 30d", 0, "lots"), "Visits 30d", "row 1: not a number"),
     ],
 )

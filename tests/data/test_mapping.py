@@ -46,6 +46,8 @@ def test_native_mapping_covers_every_raw_input() -> None:
         (lambda t: t + 'colour = "blue"\n', "colour"),
         (lambda t: t.replace('quotes = "Quotes"', 'quotes = "Site Visits"'), "mapped twice"),
         (lambda t: t.replace('as_of = "2026-11-01T00:00:00Z"', 'as_of = "soon"'), "as_of"),
+        (lambda t: t.replace('as_of = "2026-11-01T00:00:00Z"', 'as_of = "1850-01-01T00:00:00Z"'), "as_of"),
+        (lambda t: t.replace('as_of = "2026-11-01T00:00:00Z"', 'as_of = "0001-01-01T00:00:00+01:00"'), "as_of"),
         (lambda t: t.replace("[extra]", "[extra]\nordinal = []"), "ordinal"),
         (lambda t: t.replace("[labels]", "[labels\n"), "not valid TOML"),
     ],
