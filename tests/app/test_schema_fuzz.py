@@ -9,6 +9,7 @@ sign them, so generated events reach parsing and storage rather than stopping at
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -34,16 +35,14 @@ from tests.app.conftest import EVENTS_SECRET, HUBSPOT_SECRET
 
 pytestmark = pytest.mark.slow
 
-import os
-EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', 25))
-"""Generated requests per operation and database: about a minute for the whole document."""
-CHECKS_ALL = [
+EXAMPLES = int(os.environ.get("DEALNODE_FUZZ_EXAMPLES", "30"))
+"""Generated requests per operation and database (a longer hunt: DEALNODE_FUZZ_EXAMPLES=500)."""
+CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
 ]
-CHECKS = [not_a_server_error]
 SKIPPED = {"GET /metrics"}
 """Prometheus text, not JSON: its own tests check it."""
 
@@ -67,12 +66,16 @@ def _signed_headers(path: str, body: bytes) -> dict[str, str]:
             "X-HubSpot-Request-Timestamp": stamp,
             "X-HubSpot-Signature-v3": signature_v3(HUBSPOT_SECRET, "POST", uri, body, stamp),
         }
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return {}  # no Standard Webhooks sender can sign it; the answer must still be a 401
     when = datetime.now(UTC)
     message_id = f"msg_fuzz_{time.monotonic_ns()}"
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": Webhook(EVENTS_SECRET).sign(message_id, when, body.decode()),
+        "webhook-signature": Webhook(EVENTS_SECRET).sign(message_id, when, text),
     }
 
 
