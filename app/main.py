@@ -16,6 +16,7 @@ from app.errors import install_error_handlers
 from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
+from app.models_api.follower import ModelFollower
 from app.models_api.router import router as models_router
 from app.ops import router as ops_router
 from app.runs.router import router as runs_router
@@ -29,27 +30,35 @@ from app.webhooks.intake import Intake
 from app.webhooks.outbox_router import router as outbox_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
-from training.errors import ModelError
 
 log = logging.getLogger("dealnode")
 
 
-def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """Build what the service needs; a bad playbook stops start-up, a missing model does not."""
+def build_runtime(settings: Settings, metrics: Metrics, *, need_model: bool = False) -> Runtime:
+    """Build what the service needs; a bad playbook stops start-up, a missing model does not.
+
+    The model is the active one (`ModelFollower`). `need_model` (a command that scores)
+    turns a model that cannot load into ModelError naming the cause.
+    """
     playbook = load_playbook(settings.playbook)
     check_secrets(settings.webhook_secrets)
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
     scorer = Scorer(settings.models_dir, playbook, low_confidence=settings.low_confidence)
+    follower = ModelFollower(
+        scorer,
+        sessions,
+        metrics,
+        pin=settings.model_version,
+        poll_seconds=settings.active_model_poll_seconds,
+    )
     try:
-        model = scorer.activate(settings.model_version)
-        metrics.set_model(model.version)
-        log.info("serving model %s", model.version)
-    except ModelError as exc:
-        # Serve anyway: /readyz says 503 and predictions answer 503 until a model is activated.
-        log.error("no model loaded: %s", exc)
+        follower.start_up(need_model=need_model)
+    except BaseException:
+        engine.dispose()
+        raise
     keys = KeyCache(settings.key_cache_seconds)
     hubspot = load_hubspot_mapping(settings.hubspot_mapping)
-    sessions = make_sessionmaker(engine)
     return Runtime(
         settings,
         engine,
@@ -60,6 +69,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         hubspot,
         PredictionBatcher(scorer, metrics),
         Intake(sessions, scorer, at_once=1 if engine.dialect.name == "sqlite" else 2),
+        follower,
     )
 
 
@@ -72,9 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime
+        runtime.follower.start()
         heap.settle()
-        yield
-        runtime.engine.dispose()
+        try:
+            yield
+        finally:
+            runtime.follower.stop()
+            runtime.engine.dispose()
 
     app = FastAPI(
         title="DealNode",
