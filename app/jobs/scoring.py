@@ -153,7 +153,7 @@ def start_worker(setup: WorkerSetup) -> None:
 def _read_and_score_in_worker(span: Span, as_of: datetime, version: str, checksum: str) -> Scored:
     scorer = _Worker.scorer
     if not scorer.loaded or scorer.serving.model.version != version:
-        vetting.remember(checksum)  # a file changed since hashes otherwise, and is vetted
+        vetting.remember(checksum)  # vetted by the run; a file changed since is vetted anew
         scorer.activate(version)
     return _read_and_score(_Worker.sessions, scorer, scorer.serving, span, as_of)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,30 @@ class Server:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
+
+    def workers(self) -> list[int]:
+        """Process ids of the server's worker processes (Linux)."""
+        found = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"spawn_main" in cmdline:  # not multiprocessing's resource tracker
+                    found.append(int(child))
+        return found
+
+    def get_from(
+        self, worker: int, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """GET `path` answered by `worker`: the other workers are paused meanwhile, so only
+        it can accept the connection."""
+        others = [pid for pid in self.workers() if pid != worker]
+        for pid in others:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            return self.get(path, headers)
+        finally:
+            for pid in others:
+                os.kill(pid, signal.SIGCONT)
 
 
 def free_port() -> int:

@@ -111,21 +111,23 @@ def test_two_workers_serve_the_activated_model_and_keep_it_after_a_restart(
     }
     log = tmp_path / "server.log"
 
-    def answers(server: Server) -> set[str]:
-        """The versions 40 requests on new connections name (both workers answer some)."""
-        versions = set()
-        for _ in range(40):
-            status, body = server.get("/v1/models/current", score_key)
+    def answers(server: Server) -> dict[int, str]:
+        """The version each worker process serves."""
+        workers = server.workers()
+        assert len(workers) == 2
+        versions = {}
+        for worker in workers:
+            status, body = server.get_from(worker, "/v1/models/current", score_key)
             assert status == 200, body
-            versions.add(body["version"])
+            versions[worker] = body["version"]
         return versions
 
     with serve(env, log, workers=2) as server:
         _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
-        assert answers(server) == {trained.version}
+        assert set(answers(server).values()) == {trained.version}
         status, body = server.call("POST", f"/v1/models/{second_version}/activate", admin_key)
         assert status == 200, body
-        _eventually(lambda: answers(server) == {second_version}, "both workers follow")
+        _eventually(lambda: set(answers(server).values()) == {second_version}, "both follow")
     with serve(env, log, workers=2) as server:
         _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
-        assert answers(server) == {second_version}
+        assert set(answers(server).values()) == {second_version}
