@@ -189,10 +189,8 @@ def import_events(
     try:
         when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
         events = importer.read_events(path)
-        runtime = build_runtime(get_settings(), Metrics())
+        runtime = build_runtime(get_settings(), Metrics(), need_model=True)
         try:
-            if not runtime.scorer.loaded:
-                raise ModelError("no model is loaded: train and promote one first")
             result = importer.import_events(
                 runtime.sessions, runtime.scorer, events, as_of=when, customers_per_chunk=chunk
             )

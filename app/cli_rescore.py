@@ -32,7 +32,9 @@ def rescore(
         bool, typer.Option(help="Remove a run's lock now, not waiting for its lease, and exit.")
     ] = False,
     resume: Annotated[str | None, typer.Option(help="Finish run RUN after a crash.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model version; default: promoted.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model version; default: the active one, as served.")
+    ] = None,
     shard: Annotated[
         str | None, typer.Option(help="Score part I of N (e.g. 0/3) of run --run; default all.")
     ] = None,
@@ -53,8 +55,10 @@ def rescore(
     from app.errors import AppError, InvalidInput
 
     settings = get_settings()
+    if model is not None:  # a pin, as DEALNODE_MODEL_VERSION is for a server
+        settings = settings.model_copy(update={"model_version": model})
     # Workers first: their start-up (a Python, the scoring stack's imports) runs beside ours.
-    pool = _start_workers(settings, workers, model) if workers and not break_lock else None
+    pool = _start_workers(settings, workers) if workers and not break_lock else None
 
     from app import heap
     from app.jobs import rescore as job
@@ -66,15 +70,11 @@ def rescore(
 
     runtime: Runtime | None = None
     try:
-        runtime = build_runtime(settings, Metrics())
         if break_lock:
-            owner = runs.break_lock(runtime.sessions)
-            console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
+            _break_lock(settings)
             return
-        if model is not None:
-            runtime.scorer.activate(model)  # ModelError names a missing or unusable version
-        if not runtime.scorer.loaded:
-            raise ModelError("no model is loaded: train and promote one first")
+        # The model the servers serve (or --model); ModelError names why it cannot load.
+        runtime = build_runtime(settings, Metrics(), need_model=True)
         when = None if as_of is None else to_utc(as_of).to_pydatetime()
         part = runs.Shard() if shard is None else runs.Shard.parse(shard)
         heap.settle()  # a million customers' scores come and go
@@ -128,7 +128,20 @@ def rescore(
     )
 
 
-def _start_workers(settings: Settings, workers: int, model: str | None) -> ProcessPoolExecutor:
+def _break_lock(settings: Settings) -> None:
+    """Remove a dead run's lock: no model needed, only the database."""
+    from app.db import make_engine, make_sessionmaker
+    from app.jobs import runs
+
+    engine = make_engine(settings.database_url)
+    try:
+        owner = runs.break_lock(make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+    console.print(f"removed the lock of run {owner}" if owner else "no lock was held")
+
+
+def _start_workers(settings: Settings, workers: int) -> ProcessPoolExecutor:
     """The run's worker processes, started before anything heavy is imported here."""
     from app.errors import InvalidInput
     from app.jobs.workers import WorkerSetup, start_workers
@@ -140,7 +153,6 @@ def _start_workers(settings: Settings, workers: int, model: str | None) -> Proce
             settings.models_dir,
             load_playbook(settings.playbook),
             settings.low_confidence,
-            model or settings.model_version,
         )
         return start_workers(workers, setup)
     except (InvalidInput, ValueError, OSError) as exc:  # an in-memory database, a bad playbook

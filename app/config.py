@@ -30,7 +30,11 @@ class Settings(BaseSettings):
     )
     models_dir: Path = Path("models")
     model_version: str | None = None
-    """Serve this model instead of the registry's promoted one."""
+    """Pin: serve this model, whatever the registry promotes or an activation chose (every
+    process with the pin set ignores activations, which it refuses with 409)."""
+    active_model_poll_seconds: float = Field(default=2.0, gt=0)
+    """How often a server process checks which model is active (activated or promoted) and
+    swaps to it: every worker and replica follows an activation within about this long."""
     playbook: Path = DEFAULT_PLAYBOOK
     max_body_bytes: int = 1 << 20
     batch_limit: int = 1000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +16,7 @@ from app.errors import install_error_handlers
 from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
+from app.models_api.follower import ModelFollower
 from app.models_api.router import router as models_router
 from app.openapi import install_openapi
 from app.ops import router as ops_router
@@ -32,27 +32,33 @@ from app.webhooks.intake import Intake
 from app.webhooks.outbox_router import router as outbox_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
-from training.errors import ModelError
-
-log = logging.getLogger("dealnode")
 
 
-def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """Build what the service needs; a bad playbook stops start-up, a missing model does not."""
+def build_runtime(settings: Settings, metrics: Metrics, *, need_model: bool = False) -> Runtime:
+    """Build what the service needs; a bad playbook stops start-up, a missing model does not.
+
+    The model is the active one (`ModelFollower`). `need_model` (a command that scores)
+    turns a model that cannot load into ModelError naming the cause.
+    """
     playbook = load_playbook(settings.playbook)
     check_secrets(settings.webhook_secrets)
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
     scorer = Scorer(settings.models_dir, playbook, low_confidence=settings.low_confidence)
+    follower = ModelFollower(
+        scorer,
+        sessions,
+        metrics,
+        pin=settings.model_version,
+        poll_seconds=settings.active_model_poll_seconds,
+    )
     try:
-        model = scorer.activate(settings.model_version)
-        metrics.set_model(model.version)
-        log.info("serving model %s", model.version)
-    except ModelError as exc:
-        # Serve anyway: /readyz says 503 and predictions answer 503 until a model is activated.
-        log.error("no model loaded: %s", exc)
+        follower.start_up(need_model=need_model)
+    except BaseException:
+        engine.dispose()
+        raise
     keys = KeyCache(settings.key_cache_seconds)
     hubspot = load_hubspot_mapping(settings.hubspot_mapping)
-    sessions = make_sessionmaker(engine)
     return Runtime(
         settings,
         engine,
@@ -63,6 +69,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         hubspot,
         PredictionBatcher(scorer, metrics),
         Intake(sessions, scorer, at_once=1 if engine.dialect.name == "sqlite" else 2),
+        follower,
     )
 
 
@@ -76,10 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime
         metrics.watch_database(runtime.sessions)
+        runtime.follower.start()
         heap.settle()
-        yield
-        metrics.close()
-        runtime.engine.dispose()
+        try:
+            yield
+        finally:
+            runtime.follower.stop()
+            metrics.close()
+            runtime.engine.dispose()
 
     app = FastAPI(
         title="DealNode",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.keys.service import KeyCache
 from app.metrics import Metrics
+from app.models_api.follower import ModelFollower
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.scorer import Scorer
 from app.webhooks.hubspot import HubSpotMapping
@@ -29,3 +30,4 @@ class Runtime:
     hubspot: HubSpotMapping
     batcher: PredictionBatcher
     intake: Intake
+    follower: ModelFollower

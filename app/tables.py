@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -228,3 +229,22 @@ class JobLock(Base):
     """The run's live processes push this out; once it passes, the run counts as dead."""
     holder: Mapped[str] = mapped_column(String(128), default="")
     """host:pid of the process that renewed the lease last."""
+
+
+class ActiveModel(Base):
+    """The model every server process serves: one row, set by activation through the API.
+
+    It overrides the registry's promoted pointer while it exists; DEALNODE_MODEL_VERSION
+    (a pin) overrides both. Processes poll it, so one activation reaches every worker and
+    replica, and a restart keeps it.
+    """
+
+    __tablename__ = "active_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    version: Mapped[str] = mapped_column(String(64))
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    activated_by: Mapped[str] = mapped_column(String(128))
+    """The name of the admin key that activated it (its key id when it has no name)."""
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training import vetting
 from training.design import FeatureLayout, design_matrix
 from training.errors import ModelError
 from training.features import RAW_INPUTS, STATES, feature_set_hash, to_utc
@@ -48,6 +49,11 @@ class LoadedModel:
     layout: FeatureLayout
     temperature: float
     metadata: dict[str, Any]
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the booster text, verified and vetted when the model was loaded."""
+        return str(self.metadata["booster"]["sha256"])
 
     def matrix(self, table: CustomerTable) -> npt.NDArray[np.float64]:
         """Build the model's input matrix for `table`; KeyError names a missing extra column."""
@@ -161,11 +167,19 @@ def load_model(path: Path) -> LoadedModel:
     booster_path = path / str(booster_meta.get("file", BOOSTER_FILE))
     if not booster_path.is_file():
         raise ModelError(f"model {name}: {booster_path.name} is missing")
-    if sha256_file(booster_path) != booster_meta.get("sha256"):
+    # One read: the bytes checked are the bytes vetted and parsed.
+    data = booster_path.read_bytes()
+    checksum = hashlib.sha256(data).hexdigest()
+    if checksum != booster_meta.get("sha256"):
         raise ModelError(f"model {name}: {booster_path.name} is corrupt or truncated (checksum)")
     try:
-        booster = lgb.Booster(model_str=booster_path.read_text())
-    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"model {name}: {booster_path.name} cannot be parsed ({exc})") from None
+    vetting.vet(text, checksum, what=f"model {name}: {booster_path.name}")
+    try:
+        booster = lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
         raise ModelError(f"model {name}: {booster_path.name} cannot be parsed ({exc})") from None
     if booster.num_feature() != len(layout.columns):
         raise ModelError(

@@ -115,7 +115,7 @@ def _run(
     last; chunks read ahead are read again on resume.
     """
     if workers:
-        pool = pool or start_workers(workers, _setup(sessions, scorer, serving.model.version))
+        pool = pool or start_workers(workers, _setup(sessions, scorer))
         scoring: Scoring = PoolScoring(sessions, scorer, serving, pool=pool, workers=workers)
     else:
         scoring = Scoring(sessions, scorer, serving)
@@ -142,17 +142,11 @@ def _run(
         scoring.close()
 
 
-def _setup(sessions: Callable[[], Session], scorer: Scorer, version: str) -> WorkerSetup:
+def _setup(sessions: Callable[[], Session], scorer: Scorer) -> WorkerSetup:
     """What workers need to score as this run does."""
     with sessions() as session:
         url = session.get_bind().engine.url.render_as_string(hide_password=False)
-    return WorkerSetup(
-        url,
-        scorer.models_dir,
-        scorer.playbook,
-        scorer.low_confidence,
-        version,
-    )
+    return WorkerSetup(url, scorer.models_dir, scorer.playbook, scorer.low_confidence)
 
 
 def _store(

@@ -16,7 +16,6 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import suppress
 from datetime import datetime
 
 import numpy as np
@@ -29,8 +28,8 @@ from app.jobs.chunks import Chunk, Span, read_span
 from app.jobs.workers import WorkerSetup
 from app.jobs.writes import Scored
 from app.scoring.scorer import Scorer, Serving
+from training import vetting
 from training.design import design_array
-from training.errors import ModelError
 from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix
 
 
@@ -104,8 +103,10 @@ class PoolScoring(Scoring):
         self.depth = workers + 1  # one more than the workers: none waits while one is written
 
     def submit(self, span: Span, as_of: datetime) -> Future[Scored]:
-        version = self.serving.model.version
-        return self.pool.submit(_read_and_score_in_worker, span, as_of, version)
+        model = self.serving.model
+        return self.pool.submit(
+            _read_and_score_in_worker, span, as_of, model.version, model.checksum
+        )
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -133,25 +134,27 @@ class _Worker:
 
 
 def start_worker(setup: WorkerSetup) -> None:
-    """Load what a worker keeps between chunks (the pool's initializer, `workers.py`)."""
+    """Load what a worker keeps between chunks (the pool's initializer, `workers.py`).
+
+    No model yet: the first chunk names the run's model and the checksum the run's process
+    vetted, so the worker loads exactly that model without vetting it a second time.
+    """
     _exit_with_parent()
     # One thread each: the run's own process needs a core for writing.
     scorer = Scorer(
         setup.models_dir, setup.playbook, low_confidence=setup.low_confidence, threads=1
     )
-    # A missing model is the run's process's to report; a chunk names the version to load.
-    with suppress(ModelError):
-        scorer.activate(setup.version)
     _Worker.scorer = scorer
     _Worker.sessions = make_sessionmaker(make_engine(setup.database_url))
     heap.settle()
     heap.keep_freed_memory()
 
 
-def _read_and_score_in_worker(span: Span, as_of: datetime, version: str) -> Scored:
+def _read_and_score_in_worker(span: Span, as_of: datetime, version: str, checksum: str) -> Scored:
     scorer = _Worker.scorer
     if not scorer.loaded or scorer.serving.model.version != version:
-        scorer.activate(version)  # another model was promoted while the worker started
+        vetting.remember(checksum)  # vetted by the run; a file changed since is vetted anew
+        scorer.activate(version)
     return _read_and_score(_Worker.sessions, scorer, scorer.serving, span, as_of)
 
 

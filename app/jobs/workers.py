@@ -30,9 +30,6 @@ class WorkerSetup:
     models_dir: Path
     playbook: Playbook
     low_confidence: float
-    version: str | None
-    """The model to load while starting (None: the promoted one). Each chunk names the run's
-    own version, and a worker that loaded another switches before scoring it."""
 
 
 def start_workers(count: int, setup: WorkerSetup) -> ProcessPoolExecutor:

@@ -88,10 +88,23 @@ class Scorer:
     def activate(self, version: str | None = None) -> LoadedModel:
         """Load and verify `version` (default: promoted), then make it the serving model."""
         with self._lock:
-            model = registry.load(self.models_dir, version)
-            explainer = PathExplainer(model.booster, len(STATES), self.threads)
-            self._serving = Serving(model, explainer)
-            return model
+            serving = self.prepare(version)
+            self._serving = serving
+            return serving.model
+
+    def prepare(self, version: str | None = None) -> Serving:
+        """Load and verify `version` (default: promoted) without serving it yet.
+
+        Apart from `install`, so a caller can record the choice elsewhere first and the old
+        model keeps serving if this fails (ModelError).
+        """
+        model = registry.load(self.models_dir, version)
+        return Serving(model, PathExplainer(model.booster, len(STATES), self.threads))
+
+    def install(self, serving: Serving) -> None:
+        """Serve a prepared model from now on."""
+        with self._lock:
+            self._serving = serving
 
     def score(
         self,

@@ -77,7 +77,7 @@ def test_workers_refuse_an_in_memory_database(url: str) -> None:
     assert worker_database_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
 
 
-def test_a_worker_scores_with_the_runs_model_whatever_it_loaded_at_start(
+def test_a_worker_scores_with_the_runs_model_vetted_by_the_run(
     client: TestClient,
     score_key: dict[str, str],
     simulation: Simulation,
@@ -91,29 +91,36 @@ def test_a_worker_scores_with_the_runs_model_whatever_it_loaded_at_start(
     from app.jobs.runs import Shard
     from app.jobs.workers import WorkerSetup
     from app.scoring.actions import load_playbook
+    from training import vetting
+    from training.artifacts import load_model
 
     seed(client, score_key, simulation, 20)
-    # Started while the promoted model was the default; the run then named another one.
     setup = WorkerSetup(
         settings.database_url,
         settings.models_dir,
         load_playbook(settings.playbook),
         settings.low_confidence,
-        None,
     )
     # What the pool's initializer runs, here in-process: without the worker's process-wide
     # memory settings, and with its scorer and connection put away afterwards.
     monkeypatch.setattr(heap, "settle", lambda: None)
     monkeypatch.setattr(heap, "keep_freed_memory", lambda: True)
     scoring.start_worker(setup)
+    checksum = load_model(settings.models_dir / second_version).checksum
+    # A fresh worker process has vetted nothing; the chunk carries the run's vetted checksum.
+    monkeypatch.setattr(vetting, "_vetted", set())
+    monkeypatch.setattr(subprocess, "run", _no_child_process)
     try:
-        promoted = scoring._Worker.scorer.serving.model.version
-        assert promoted != second_version
+        assert not scoring._Worker.scorer.loaded  # the run names its model with each chunk
         span = Span(after="", last="~", shard=Shard())
         as_of = simulation.as_of.to_pydatetime()
-        scored = scoring._read_and_score_in_worker(span, as_of, second_version)
+        scored = scoring._read_and_score_in_worker(span, as_of, second_version, checksum)
         assert len(scored) == 20
         assert scoring._Worker.scorer.serving.model.version == second_version
     finally:
         scoring._Worker.sessions.kw["bind"].dispose()
         del scoring._Worker.scorer, scoring._Worker.sessions
+
+
+def _no_child_process(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"a worker started a process: {args} {kwargs}")

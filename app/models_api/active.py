@@ -1,0 +1,31 @@
+"""The active model row: which model an activation chose, for every process to follow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.db import is_postgres
+from app.tables import ActiveModel
+
+ROW_ID = 1
+
+
+def read(session: Session) -> ActiveModel | None:
+    """The activation in force, or None when serving follows the registry's promoted model."""
+    return session.get(ActiveModel, ROW_ID)
+
+
+def record(session: Session, version: str, *, by: str) -> datetime:
+    """Make `version` the active model (the caller commits); return when it was activated.
+
+    One upsert, so two first activations at once cannot both try to insert the row.
+    """
+    now = datetime.now(UTC)
+    values = {"version": version, "activated_at": now, "activated_by": by[:128]}
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    statement = insert(ActiveModel).values(id=ROW_ID, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
+    return now

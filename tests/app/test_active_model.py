@@ -1,0 +1,133 @@
+"""The active model is one fact in the database: every process follows an activation within
+seconds, a restart keeps it, a pin overrides it, and the nightly run scores with it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.main import build_runtime, create_app
+from app.metrics import Metrics
+from app.models_api import active
+from app.tables import ActiveModel
+from tests.app.live_server import Server, serve
+from training.train import TrainResult
+
+FOLLOW_SECONDS = 30.0
+"""Bound for a process to follow (the poll is far shorter; vetting a model takes ~1 s)."""
+
+
+def _eventually(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + FOLLOW_SECONDS
+    while not check():
+        assert time.monotonic() < deadline, f"not within {FOLLOW_SECONDS} s: {what}"
+        time.sleep(0.05)
+
+
+def test_an_activation_reaches_every_process_and_survives_a_restart(
+    settings: Settings,
+    score_key: dict[str, str],
+    admin_key: dict[str, str],
+    second_version: str,
+    trained: TrainResult,
+    db: Session,
+) -> None:
+    fast = settings.model_copy(update={"active_model_poll_seconds": 0.05})
+    with TestClient(create_app(fast)) as one, TestClient(create_app(fast)) as other:
+
+        def current(client: TestClient) -> str:
+            version: str = client.get("/v1/models/current", headers=score_key).json()["version"]
+            return version
+
+        assert current(one) == current(other) == trained.version
+        response = one.post(f"/v1/models/{second_version}/activate", headers=admin_key)
+        assert response.status_code == 200
+        assert current(one) == second_version
+        _eventually(lambda: current(other) == second_version, "the other process follows")
+        row = db.get(ActiveModel, 1)
+        assert row is not None
+        assert (row.version, row.activated_by) == (second_version, "test-admin")
+    with TestClient(create_app(settings)) as restarted:
+        assert current(restarted) == second_version
+
+
+def test_a_pin_overrides_the_activation_and_refuses_new_ones(
+    settings: Settings,
+    score_key: dict[str, str],
+    admin_key: dict[str, str],
+    second_version: str,
+    trained: TrainResult,
+    db: Session,
+) -> None:
+    active.record(db, second_version, by="someone")
+    db.commit()
+    pinned = settings.model_copy(update={"model_version": trained.version})
+    with TestClient(create_app(pinned)) as client:
+        current = client.get("/v1/models/current", headers=score_key).json()
+        assert current["version"] == trained.version
+        response = client.post(f"/v1/models/{second_version}/activate", headers=admin_key)
+        assert response.status_code == 409
+        assert response.json()["field"] == "version"
+        assert "DEALNODE_MODEL_VERSION" in response.json()["detail"]
+
+
+def test_the_nightly_run_scores_with_the_active_model_unless_told_otherwise(
+    settings: Settings, second_version: str, trained: TrainResult, db: Session
+) -> None:
+    active.record(db, second_version, by="someone")
+    db.commit()
+    as_rescore = build_runtime(settings, Metrics(), need_model=True)
+    # `dealnode rescore --model` pins the version the same way.
+    pinned = settings.model_copy(update={"model_version": trained.version})
+    as_rescore_with_model = build_runtime(pinned, Metrics(), need_model=True)
+    try:
+        assert as_rescore.scorer.model.version == second_version
+        assert as_rescore_with_model.scorer.model.version == trained.version
+    finally:
+        as_rescore.engine.dispose()
+        as_rescore_with_model.engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_workers_serve_the_activated_model_and_keep_it_after_a_restart(
+    settings: Settings,
+    registry_dir: Path,
+    score_key: dict[str, str],
+    admin_key: dict[str, str],
+    second_version: str,
+    trained: TrainResult,
+    tmp_path: Path,
+) -> None:
+    env = {
+        "DEALNODE_DATABASE_URL": settings.database_url,
+        "DEALNODE_MODELS_DIR": str(registry_dir),
+        "DEALNODE_ACTIVE_MODEL_POLL_SECONDS": "0.5",
+    }
+    log = tmp_path / "server.log"
+
+    def answers(server: Server) -> dict[int, str]:
+        """The version each worker process serves."""
+        workers = server.workers()
+        assert len(workers) == 2
+        versions = {}
+        for worker in workers:
+            status, body = server.get_from(worker, "/v1/models/current", score_key)
+            assert status == 200, body
+            versions[worker] = body["version"]
+        return versions
+
+    with serve(env, log, workers=2) as server:
+        _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
+        assert set(answers(server).values()) == {trained.version}
+        status, body = server.call("POST", f"/v1/models/{second_version}/activate", admin_key)
+        assert status == 200, body
+        _eventually(lambda: set(answers(server).values()) == {second_version}, "both follow")
+    with serve(env, log, workers=2) as server:
+        _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
+        assert set(answers(server).values()) == {second_version}
