@@ -161,6 +161,7 @@ def _log_access(request_id: str, method: str, route: str, status: int, elapsed: 
 
 
 def _route_of(scope: Scope) -> str:
+    """The route's template as the OpenAPI document writes it (no `:path` convertors)."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(path) if path else "unmatched"

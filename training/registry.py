@@ -98,6 +98,15 @@ def promoted_version(models_dir: Path) -> str | None:
     return text or None
 
 
+def promoted_at(models_dir: Path) -> datetime | None:
+    """When the promoted pointer was last written (it is replaced whole on each promotion)."""
+    try:
+        stamp = (models_dir / POINTER_FILE).stat().st_mtime
+    except FileNotFoundError:
+        return None
+    return datetime.fromtimestamp(stamp, UTC)
+
+
 def resolve(models_dir: Path, version: str | None = None) -> Path:
     """Find the directory of `version`, or of the promoted model when no version is given."""
     chosen = version or promoted_version(models_dir)

@@ -1,7 +1,9 @@
 """Keep this process serving the one active model, whichever process activated it.
 
-The choice, strongest first: DEALNODE_MODEL_VERSION (a pin), the `active_model` row (an
-activation through the API), the registry's promoted pointer. A thread checks it every
+The choice: DEALNODE_MODEL_VERSION (a pin) if set, else the later of the two decisions an
+operator can make, an activation through the API (the `active_model` row) or a promotion in
+the registry (its pointer file's time), so `dealnode models promote` after an activation is
+not silently ignored. A thread checks it every
 `active_model_poll_seconds` and swaps the model when it changed, so every worker and replica
 follows an activation within seconds and a restart keeps it; predictions never ask the
 database which model to use.
@@ -71,7 +73,8 @@ class ModelFollower:
             return Choice(self.pin, "pin")
         with self.sessions() as session:
             row = active.read(session)
-        if row is not None:
+        promoted_at = registry.promoted_at(self.scorer.models_dir)
+        if row is not None and (promoted_at is None or row.activated_at >= promoted_at):
             return Choice(row.version, "activation", row.activated_at)
         return Choice(registry.promoted_version(self.scorer.models_dir), "promoted")
 

@@ -17,6 +17,7 @@ from app.metrics import Metrics
 from app.models_api import active
 from app.tables import ActiveModel
 from tests.app.live_server import Server, serve
+from training import registry
 from training.train import TrainResult
 
 FOLLOW_SECONDS = 30.0
@@ -131,3 +132,28 @@ def test_two_workers_serve_the_activated_model_and_keep_it_after_a_restart(
     with serve(env, log, workers=2) as server:
         _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
         assert set(answers(server).values()) == {second_version}
+
+
+def test_the_later_of_an_activation_and_a_promotion_serves(
+    settings: Settings,
+    second_version: str,
+    trained: TrainResult,
+    db: Session,
+) -> None:
+    runtime = build_runtime(settings, Metrics())
+    try:
+        follower, models_dir = runtime.follower, settings.models_dir
+        active.record(db, second_version, by="someone")
+        db.commit()
+        follower.sync()
+        assert runtime.scorer.model.version == second_version
+        time.sleep(0.01)  # a promotion strictly after the activation, on any clock resolution
+        registry.write_pointer(models_dir, trained.version)
+        follower.sync()
+        assert runtime.scorer.model.version == trained.version
+        active.record(db, second_version, by="someone")
+        db.commit()
+        follower.sync()
+        assert runtime.scorer.model.version == second_version
+    finally:
+        runtime.engine.dispose()
