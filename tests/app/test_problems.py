@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
+
+from app.errors import AppError
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "field"}
 
@@ -57,3 +61,17 @@ def test_validation_problem_lists_each_field(client: TestClient, score_key: dict
     assert response.status_code == 422
     fields = [error["field"] for error in response.json()["errors"]]
     assert fields == ["visits", "replies"]
+
+
+def test_every_problem_code_is_documented() -> None:
+    documented = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
+    codes = {cls.code for cls in _subclasses(AppError)} | {"malformed_json", "internal_error"}
+    missing = sorted(code for code in codes if f"`{code}`" not in documented)
+    assert not missing, f"docs/errors.md does not describe {missing}"
+
+
+def _subclasses(cls: type[AppError]) -> list[type[AppError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
