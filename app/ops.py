@@ -29,7 +29,10 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     except SQLAlchemyError:
         checks["database"] = False
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if runtime.follower.problem is not None:
+        # Ready on the model it has, but not the one chosen: say why, for the operator.
+        body["model_problem"] = runtime.follower.problem
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

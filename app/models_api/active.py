@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -18,12 +18,18 @@ def read(session: Session) -> ActiveModel | None:
     return session.get(ActiveModel, ROW_ID)
 
 
-def record(session: Session, version: str, *, by: str) -> datetime:
+def record(
+    session: Session, version: str, *, by: str, after: datetime | None = None
+) -> datetime:
     """Make `version` the active model (the caller commits); return when it was activated.
 
-    One upsert, so two first activations at once cannot both try to insert the row.
+    The time is at least just `after` (the promotion it overrides), so a registry whose clock
+    runs ahead of this one cannot silently take an activation back. One upsert, so two first
+    activations at once cannot both try to insert the row.
     """
     now = datetime.now(UTC)
+    if after is not None and after >= now:
+        now = after + timedelta(milliseconds=1)
     values = {"version": version, "activated_at": now, "activated_by": by[:128]}
     insert = postgresql.insert if is_postgres(session) else sqlite.insert
     statement = insert(ActiveModel).values(id=ROW_ID, **values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -29,6 +30,8 @@ from training.artifacts import LoadedModel
 from training.errors import ModelError
 
 log = logging.getLogger("dealnode")
+MAX_RETRY_SECONDS = 60.0
+"""Longest wait before loading a chosen model that failed to load is tried again."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class ModelFollower:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._database_failing = False
+        self._failures = 0
+        self._retry_at = 0.0
 
     def choice(self) -> Choice:
         """Read which model should serve (a database query unless pinned)."""
@@ -101,10 +106,13 @@ class ModelFollower:
             self._follow(choice, need_model=need_model)
 
     def sync(self) -> None:
-        """Swap to the chosen model if it changed since the last look."""
+        """Swap to the chosen model if it changed since the last look, or retry one that
+        failed to load once its back-off has passed (a file still being copied, say)."""
         with self._lock:  # read under the lock: an activation here must not be undone
             choice = self.choice()
-            if choice != self._seen:
+            if choice != self._seen or (
+                self.problem is not None and time.monotonic() >= self._retry_at
+            ):
                 self._follow(choice)
 
     def activate(self, version: str, *, by: str) -> LoadedModel:
@@ -122,7 +130,8 @@ class ModelFollower:
         with self._lock:
             serving = self.scorer.prepare(version)
             with self.sessions() as session:
-                activated_at = active.record(session, version, by=by)
+                after = registry.promoted_at(self.scorer.models_dir)
+                activated_at = active.record(session, version, by=by, after=after)
                 session.commit()
             self.scorer.install(serving)
             self._seen = Choice(version, "activation", activated_at)
@@ -150,12 +159,17 @@ class ModelFollower:
         current = self.scorer.model.version if self.scorer.loaded else None
         if current is not None and current == choice.version:
             self.problem = None
+            self._failures = 0
             return
         try:
             model = self.scorer.activate(choice.version)
         except ModelError as exc:
             if need_model:
                 raise
+            # Each try vets the file in a child process: back off rather than retry each poll.
+            self._failures += 1
+            delay = min(self.poll_seconds * 2**self._failures, MAX_RETRY_SECONDS)
+            self._retry_at = time.monotonic() + delay
             self.problem = _one_line(exc)
             if current is None:
                 log.error("no model loaded: %s", self.problem)
@@ -163,6 +177,7 @@ class ModelFollower:
                 log.error("still serving model %s: %s", current, self.problem)
             return
         self.problem = None
+        self._failures = 0
         self.metrics.set_model(model.version)
         log.info("serving model %s (%s)", model.version, choice.source)
 

@@ -3,6 +3,7 @@ seconds, a restart keeps it, a pin overrides it, and the nightly run scores with
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from app.config import Settings
 from app.main import build_runtime, create_app
 from app.metrics import Metrics
 from app.models_api import active
+from app.models_api.follower import ModelFollower
 from app.tables import ActiveModel
 from tests.app.live_server import Server, serve
 from training import registry
@@ -155,5 +157,49 @@ def test_the_later_of_an_activation_and_a_promotion_serves(
         db.commit()
         follower.sync()
         assert runtime.scorer.model.version == second_version
+    finally:
+        runtime.engine.dispose()
+
+
+def test_a_model_that_could_not_load_is_tried_again_without_a_restart(
+    settings: Settings,
+    trained: TrainResult,
+    db: Session,  # noqa: ARG001
+) -> None:
+    booster = settings.models_dir / trained.version / "model.txt"
+    aside = booster.with_name("model.txt.aside")
+    booster.rename(aside)  # as if the registry were still being copied in
+    fast = settings.model_copy(update={"active_model_poll_seconds": 0.01})
+    runtime = build_runtime(fast, Metrics())
+    try:
+        assert not runtime.scorer.loaded
+        assert runtime.follower.problem is not None
+        aside.rename(booster)
+        _eventually(lambda: _synced(runtime.follower) and runtime.scorer.loaded, "a retry")
+        assert runtime.scorer.model.version == trained.version
+        assert runtime.follower.problem is None
+    finally:
+        runtime.engine.dispose()
+
+
+def _synced(follower: ModelFollower) -> bool:
+    follower.sync()
+    return True
+
+
+def test_an_activation_holds_against_a_registry_clock_running_ahead(
+    settings: Settings,
+    second_version: str,
+    db: Session,  # noqa: ARG001
+) -> None:
+    pointer = settings.models_dir / registry.POINTER_FILE
+    ahead = time.time() + 3600
+    os.utime(pointer, (ahead, ahead))  # a file server whose clock is an hour fast
+    runtime = build_runtime(settings, Metrics())
+    try:
+        runtime.follower.activate(second_version, by="someone")
+        runtime.follower.sync()
+        assert runtime.scorer.model.version == second_version
+        assert runtime.follower.choice().source == "activation"
     finally:
         runtime.engine.dispose()
