@@ -32,6 +32,7 @@ def add_docs_page(app: FastAPI) -> None:
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            # No validator badge: it would send the document to a public validator.
-            swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+            # No validator badge: it would send the document to a public validator. The key is
+            # not persisted: an admin key would otherwise sit in the browser's localStorage.
+            swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
         )

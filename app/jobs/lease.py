@@ -7,6 +7,7 @@ renewing and the next run may take the lease over once it has expired, without a
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict
 from app.tables import JobLock
 
+log = logging.getLogger("dealnode")
 LOCK = "rescore"
 DEFAULT_SECONDS = 60.0
 """How long a run holds the lease without renewing it: the wait after a crash."""
@@ -131,5 +133,6 @@ class Heartbeat:
             try:
                 if not renew(self._sessions, self._run_id, self._seconds):
                     return  # taken over: the run's next chunk is refused (`runs.hold`)
-            except Exception:  # a database blip: the next beat tries again, well in time
+            except Exception as exc:  # a database blip: the next beat tries again, in time
+                log.warning("could not renew the lease of run %s: %s", self._run_id, exc)
                 continue

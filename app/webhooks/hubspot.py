@@ -47,7 +47,7 @@ def verify_v3(
     now: datetime,
 ) -> None:
     """Raise Unauthorized (no detail) unless a secret signed this request in the last 5 min."""
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()):
         raise Unauthorized("invalid signature")
     if abs(now.timestamp() * 1000 - int(timestamp)) > TOLERANCE_MS:
         raise Unauthorized("invalid signature")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.errors import Unauthorized
 from app.tables import Customer, InteractionEvent
-from app.webhooks.hubspot import DEFAULT_MAPPING, load_hubspot_mapping, signature_v3
+from app.webhooks.hubspot import DEFAULT_MAPPING, load_hubspot_mapping, signature_v3, verify_v3
 from tests.app.conftest import HUBSPOT_SECRET
 
 URL = "/v1/webhooks/hubspot"
@@ -112,3 +114,16 @@ def test_default_hubspot_mapping_is_valid() -> None:
     assert won is not None
     assert won.type.value == "purchase"
     assert mapping.match({"subscriptionType": "company.deletion"}) is None
+
+
+def test_a_timestamp_of_non_ascii_digits_is_refused_as_unsigned() -> None:
+    with pytest.raises(Unauthorized):
+        verify_v3(
+            secrets=[HUBSPOT_SECRET],
+            method="POST",
+            uri=f"http://testserver{URL}",
+            body=b"[]",
+            timestamp="\u00b2",  # str.isdigit() says yes, int() says no: was a 500
+            signature="x",
+            now=datetime.now(UTC),
+        )
