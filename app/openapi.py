@@ -68,7 +68,7 @@ _STATUS = {
     ),
     422: (
         "invalid_input",
-        "A value is invalid: `field` names the first, `errors` lists them all.",
+        "A value is invalid: `field` names the first, `errors` lists up to 20.",
         "visits: Input should be greater than or equal to 0",
         "visits",
     ),

@@ -312,7 +312,7 @@ def _join(run: ScoringRun, parts: list[ScoringRunShard], now: datetime) -> None:
         run.finished_at, run.error = now, None
     elif "running" not in statuses and any(s not in FINISHED for s in statuses):
         # Every shard that started has ended and one failed; shards never started keep the
-        # run (and its lock) going until they come or the lock is broken.
+        # run going until they come, or until its lease runs out and a new run takes over.
         run.status, run.finished_at = "failed", now
         run.error = next(p.error for p in parts if p.status not in FINISHED)
 

@@ -18,9 +18,7 @@ def read(session: Session) -> ActiveModel | None:
     return session.get(ActiveModel, ROW_ID)
 
 
-def record(
-    session: Session, version: str, *, by: str, after: datetime | None = None
-) -> datetime:
+def record(session: Session, version: str, *, by: str, after: datetime | None = None) -> datetime:
     """Make `version` the active model (the caller commits); return when it was activated.
 
     The time is at least just `after` (the promotion it overrides), so a registry whose clock

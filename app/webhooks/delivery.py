@@ -10,11 +10,15 @@ marked dead (visible and retryable through the API).
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import itertools
 import json
 import random
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -45,6 +49,7 @@ from app.tables import Notification, NotificationDelivery
 
 MAX_BACKOFF_SECONDS = 3600.0
 LEASE_MARGIN_SECONDS = 30.0
+_ROUNDS = itertools.count()
 
 
 @dataclass
@@ -93,34 +98,55 @@ def enqueue(session: Session, urls: list[str], now: datetime) -> int:
 def send(
     url: str, payload: dict[str, Any], *, msg_id: str, secret: str, timeout: float
 ) -> str | None:
-    """POST one signed notification; None on a 2xx, else a short reason."""
+    """POST one signed notification; None on a 2xx, else a short reason.
+
+    `timeout` bounds the whole send, not each socket operation: a receiver that trickles its
+    answer is cut off, so a send never outlives the claim's lease. Redirects are not followed
+    (a 3xx is a failure): the subscriber's URL is the one that was configured and signed for.
+    """
     body = json.dumps(payload, separators=(",", ":"))
     now = datetime.now(UTC)
-    request = urllib.request.Request(
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={
-            "content-type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, now, body),
-        },
-    )
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+    }
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return f"not an http(s) URL: {url}"[:500]
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=timeout)
+    cut = threading.Event()
+    deadline = threading.Timer(timeout, _cut, (connection, cut))
+    deadline.start()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return None if 200 <= response.status < 300 else f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        connection.request("POST", target, body=body.encode(), headers=headers)
+        status = connection.getresponse().status
+    except (http.client.HTTPException, OSError) as exc:
+        if cut.is_set():
+            return f"TimeoutError: no answer within {timeout:g} s"
         return f"{type(exc).__name__}: {exc}"[:500]
+    finally:
+        deadline.cancel()
+        connection.close()
+    if cut.is_set():  # what was read before the cut may parse, but the answer never came
+        return f"TimeoutError: no answer within {timeout:g} s"
+    return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """End a send that has run out of time: its blocked read or write fails at once."""
+    cut.set()
+    if connection.sock is not None:
+        with contextlib.suppress(OSError):
+            connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 def lease_seconds(settings: Settings) -> float:
-    """How long a claim keeps other workers off a delivery: longer than any one send.
-
-    A send waits at most the timeout to connect and the timeout for the answer.
-    """
+    """How long a claim keeps other workers off a delivery: longer than any one send, which
+    `send` cuts off at the timeout (twice it, for the margin a busy machine needs)."""
     return 2 * settings.delivery_timeout_seconds + LEASE_MARGIN_SECONDS
 
 
@@ -188,12 +214,16 @@ def _claim_round(
     if room <= 0:
         return []
     share = max(1, settings.delivery_concurrency // len(settings.subscribers))
+    # Start each round at another subscriber: with more subscribers than slots, a fixed order
+    # would leave the last ones waiting while the first have a backlog.
+    start = next(_ROUNDS) % len(settings.subscribers)
+    order = settings.subscribers[start:] + settings.subscribers[:start]
     per_url = Counter(c.url for c in busy)
     token = uuid.uuid4().hex
     until = now + timedelta(seconds=lease_seconds(settings))
     claimed: list[Claimed] = []
     with sessions() as session:
-        for url in settings.subscribers:
+        for url in order:
             wanted = min(share - per_url[url], room - len(claimed))
             if wanted > 0:
                 where = NotificationDelivery.url == url

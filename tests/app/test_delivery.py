@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 from app.config import Settings
 from app.db import make_sessionmaker
 from app.tables import Notification, NotificationDelivery
-from app.webhooks.delivery import DeliveryStats, backoff_seconds, deliver_due
+from app.webhooks.delivery import DeliveryStats, backoff_seconds, deliver_due, send
 
 OUTBOUND = "whsec_" + base64.b64encode(b"outbound-test-secret-dealnode-01").decode()
 
@@ -255,3 +255,62 @@ def _wait_until(condition: Callable[[], bool], *, seconds: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+class Trickler:
+    """A receiver on 127.0.0.1 that answers one header byte at a time, forever, or redirects."""
+
+    def __init__(self, *, redirect: bool = False) -> None:
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                if redirect:
+                    self.send_response(307)
+                    self.send_header("Location", "/elsewhere")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                while not outer.stop.wait(0.05):  # each byte resets a per-read timeout
+                    try:
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_send_ends_at_its_timeout_however_slowly_the_receiver_trickles() -> None:
+    trickler = Trickler()
+    try:
+        started = time.monotonic()
+        reason = send(trickler.url, {"n": 1}, msg_id="msg_t", secret=OUTBOUND, timeout=0.5)
+        took = time.monotonic() - started
+    finally:
+        trickler.close()
+    assert reason is not None
+    assert reason.startswith("TimeoutError")
+    assert took < 5, took  # a per-read timeout would never end: the bound is what is tested
+
+
+def test_a_redirect_is_a_failed_send_not_followed() -> None:
+    trickler = Trickler(redirect=True)
+    try:
+        reason = send(trickler.url, {"n": 1}, msg_id="msg_r", secret=OUTBOUND, timeout=5)
+    finally:
+        trickler.close()
+    assert reason == "HTTP 307"
