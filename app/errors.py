@@ -4,12 +4,12 @@ Every error is an RFC 9457 problem document (`application/problem+json`): `type`
 `status`, `detail` and `instance`, plus two extension members clients already rely on:
 `code` (a stable machine name) and `field` (the input to fix, or null). Validation errors add
 `errors`, one entry per failed field. The router's 404/405, the body limit's 413 and anything
-unexpected (500, logged, never leaked) come in the same shape.
+unexpected (500, logged with the request id by the timing middleware, never leaked) come in
+the same shape.
 """
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -17,8 +17,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger("dealnode")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:dealnode:problem:"
@@ -168,11 +166,3 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=_safe(request.url.path),
         )
         return problem_response(body, getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        body = problem(
-            500, "internal_error", "internal error; it was logged", instance=_safe(request.url.path)
-        )
-        return problem_response(body)

@@ -14,7 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, problem_of
+from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, problem, problem_of
 from app.logs import ACCESS_LOGGER, REQUEST_ID
 from app.metrics import Metrics
 
@@ -102,12 +102,12 @@ class Timing:
         start = time.perf_counter()
         request_id = _request_id(scope)
         token = REQUEST_ID.set(request_id)
-        status = 500
+        status, status_sent = 500, False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
@@ -115,6 +115,13 @@ class Timing:
 
         try:
             await self.app(scope, receive, send_status)
+        except Exception:
+            # Answered here, inside the request's id, rather than by Starlette's outermost
+            # handler: the log line and the 500 then carry the id the client can report.
+            _log.exception("unhandled error on %s %s", scope["method"], _route_of(scope))
+            if status_sent:
+                raise  # the answer has begun: only dropping the connection is left
+            await _internal_error(scope, send_status)
         finally:
             elapsed = time.perf_counter() - start
             method, route = scope["method"], _route_of(scope)
@@ -125,6 +132,18 @@ class Timing:
 
 
 _ACCESS = logging.getLogger(ACCESS_LOGGER)
+_log = logging.getLogger("dealnode")
+
+
+async def _internal_error(scope: Scope, send: Send) -> None:
+    body = json.dumps(
+        problem(500, "internal_error", "internal error; it was logged", instance=scope["path"])
+    ).encode()
+    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 

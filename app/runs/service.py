@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.jobs.runs import joined
@@ -43,20 +44,30 @@ class RunRead(BaseModel):
 
 
 def latest_runs(session: Session, limit: int) -> list[RunRead]:
-    """The latest `limit` runs, newest first."""
-    runs = session.scalars(select(ScoringRun).order_by(ScoringRun.started_at.desc()).limit(limit))
-    return [read_run(session, run) for run in runs]
+    """The latest `limit` runs, newest first, with their shards read in one query."""
+    runs = list(
+        session.scalars(select(ScoringRun).order_by(ScoringRun.started_at.desc()).limit(limit))
+    )
+    by_run: dict[str, list[ScoringRunShard]] = defaultdict(list)
+    for part in session.scalars(_shards_of([run.id for run in runs])):
+        by_run[part.run_id].append(part)
+    return [_read(run, by_run[run.id]) for run in runs]
 
 
 def read_run(session: Session, run: ScoringRun) -> RunRead:
     """A run with its counts joined from its shards, so a running run shows live numbers."""
-    parts = list(
-        session.scalars(
-            select(ScoringRunShard)
-            .where(ScoringRunShard.run_id == run.id)
-            .order_by(ScoringRunShard.shard)
-        )
+    return _read(run, list(session.scalars(_shards_of([run.id]))))
+
+
+def _shards_of(run_ids: list[str]) -> Select[ScoringRunShard]:
+    return (
+        select(ScoringRunShard)
+        .where(ScoringRunShard.run_id.in_(run_ids))
+        .order_by(ScoringRunShard.run_id, ScoringRunShard.shard)
     )
+
+
+def _read(run: ScoringRun, parts: list[ScoringRunShard]) -> RunRead:
     rows, changes, transitions = joined(parts)
     return RunRead(
         id=run.id,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.errors import AppError
+from app.logs import RequestIdFilter
+from app.main import create_app
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "field"}
 
@@ -75,3 +80,25 @@ def _subclasses(cls: type[AppError]) -> list[type[AppError]]:
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
+
+
+def test_an_unexpected_error_is_a_logged_500_problem_with_the_request_id(
+    settings: Settings,
+    db: Session,
+    caplog: pytest.LogCaptureFixture,  # noqa: ARG001
+) -> None:
+    app = create_app(settings)
+
+    def explode() -> None:
+        raise RuntimeError("a bug, not the client's fault")
+
+    app.add_api_route("/boom", explode)
+    caplog.handler.addFilter(RequestIdFilter())  # as the server's own handler has it
+    with TestClient(app) as client, caplog.at_level(logging.ERROR, logger="dealnode"):
+        response = client.get("/boom", headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-42"
+    assert response.json()["code"] == "internal_error"
+    assert "a bug" not in response.text
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert getattr(record, "request_id", None) == "req-42"
