@@ -84,8 +84,8 @@ def _subclasses(cls: type[AppError]) -> list[type[AppError]]:
 
 def test_an_unexpected_error_is_a_logged_500_problem_with_the_request_id(
     settings: Settings,
-    db: Session,
-    caplog: pytest.LogCaptureFixture,  # noqa: ARG001
+    db: Session,  # noqa: ARG001  (emptied after the test)
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = create_app(settings)
 
