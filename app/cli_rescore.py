@@ -144,7 +144,8 @@ def _break_lock(settings: Settings) -> None:
 def _start_workers(settings: Settings, workers: int) -> ProcessPoolExecutor:
     """The run's worker processes, started before anything heavy is imported here."""
     from app.errors import InvalidInput
-    from app.jobs.workers import WorkerSetup, start_workers
+    from app.jobs.worker_setup import WorkerSetup
+    from app.jobs.workers import start_workers
     from app.scoring.actions import load_playbook
 
     try:

@@ -24,7 +24,8 @@ from app.jobs import lease, runs
 from app.jobs.chunks import Span, next_span, reread
 from app.jobs.runs import Claim, Shard, Transitions
 from app.jobs.scoring import PoolScoring, Scoring, score_chunk
-from app.jobs.workers import WorkerSetup, start_workers
+from app.jobs.worker_setup import WorkerSetup
+from app.jobs.workers import start_workers
 from app.jobs.writes import Scored, write_chunk
 from app.scoring.scorer import Scorer, Serving
 

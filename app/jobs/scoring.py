@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import heap
 from app.db import make_engine, make_sessionmaker
 from app.jobs.chunks import Chunk, Span, read_span
-from app.jobs.workers import WorkerSetup
+from app.jobs.worker_setup import WorkerSetup
 from app.jobs.writes import Scored
 from app.scoring.scorer import Scorer, Serving
 from training import vetting

@@ -10,26 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
 from app.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from app.scoring.actions import Playbook
-
-
-@dataclass(frozen=True)
-class WorkerSetup:
-    """What a worker needs to read and score chunks on its own."""
-
-    database_url: str
-    models_dir: Path
-    playbook: Playbook
-    low_confidence: float
+from app.jobs.worker_setup import WorkerSetup
 
 
 def start_workers(count: int, setup: WorkerSetup) -> ProcessPoolExecutor:

@@ -89,7 +89,7 @@ def test_a_worker_scores_with_the_runs_model_vetted_by_the_run(
     from app.jobs import scoring
     from app.jobs.chunks import Span
     from app.jobs.runs import Shard
-    from app.jobs.workers import WorkerSetup
+    from app.jobs.worker_setup import WorkerSetup
     from app.scoring.actions import load_playbook
     from training import vetting
     from training.artifacts import load_model
