@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,7 +22,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DEALNODE_", extra="ignore")
 
-    environment: Literal["dev", "test", "prod"] = "dev"
     database_url: str = Field(
         default="sqlite:///var/dealnode.db",
         validation_alias=AliasChoices("DEALNODE_DATABASE_URL", "DATABASE_URL"),

@@ -59,13 +59,6 @@ def load_customers(
     )
 
 
-def count_unmapped_labels(frame: pd.DataFrame, mapping: Mapping) -> int:
-    """How many rows have a label value the mapping does not know (dropped or refused)."""
-    if mapping.label is None or mapping.label not in frame.columns:
-        return 0
-    return int((~frame[mapping.label].astype("string").isin(list(mapping.labels))).sum())
-
-
 def to_customer_table(
     frame: pd.DataFrame,
     mapping: Mapping,

@@ -414,8 +414,3 @@ def _formula(kind: str, args: FloatArray, now: float) -> Any:
 _TABLE_COLUMNS, _PLAN = _plan(_HIDDEN + DERIVED)
 _FEATURE_COLUMNS = np.array([_TABLE_COLUMNS.index(name) for name in FEATURES])
 _TRANSPOSE_ROWS = 512
-
-
-def now_utc() -> pd.Timestamp:
-    """Return the current time as a UTC timestamp (one place to read the clock)."""
-    return pd.Timestamp.now(tz=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -10,9 +10,9 @@ from app.customers import service
 from app.customers.schemas import CustomerPage, CustomerRead
 from app.deps import ScoreKey, SessionDep, SettingsDep
 from app.input_types import LookupId, Text
+from training.features import CustomerState
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-StateName = Literal["potential", "interested", "intent", "deciding", "loyal"]
 
 
 @router.get("/{customer_id:path}")
@@ -29,7 +29,7 @@ def list_customers(
     session: SessionDep,
     settings: SettingsDep,
     _: ScoreKey,
-    state: StateName | None = None,
+    state: CustomerState | None = None,
     action: Annotated[Text | None, Query(max_length=64)] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     open_objection: bool | None = None,

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from training.features import STATES
+from training.features import STATES, CustomerState
 
 ObjectionKind = Literal["price", "after_sales", "trust"]
 
@@ -47,7 +47,7 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    state: Literal["potential", "interested", "intent", "deciding", "loyal", "any"]
+    state: CustomerState | Literal["any"]
     when: Conditions = Field(default_factory=Conditions)
     code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     title: str = Field(min_length=1)
@@ -134,31 +134,6 @@ class Signals:
     recent_purchase: npt.NDArray[np.bool_]
     low_confidence: npt.NDArray[np.bool_]
     visits_30d: npt.NDArray[np.float64]
-
-    @classmethod
-    def one(
-        cls,
-        *,
-        open_objection: bool = False,
-        objection_kind: str | None = None,
-        silent_after_quote: bool = False,
-        days_without_contact: float | None = None,
-        recent_purchase: bool = False,
-        low_confidence: bool = False,
-        visits_30d: float = 0.0,
-    ) -> Signals:
-        """One customer's signals."""
-        return cls(
-            open_objection=np.array([open_objection]),
-            objection_kind=[objection_kind],
-            silent_after_quote=np.array([silent_after_quote]),
-            days_without_contact=np.array(
-                [np.nan if days_without_contact is None else days_without_contact]
-            ),
-            recent_purchase=np.array([recent_purchase]),
-            low_confidence=np.array([low_confidence]),
-            visits_30d=np.array([visits_30d], dtype=np.float64),
-        )
 
     def holds(self, when: Conditions) -> npt.NDArray[np.bool_]:
         """For every customer, whether all of `when` holds."""

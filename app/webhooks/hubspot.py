@@ -24,7 +24,6 @@ from app.webhooks.schemas import CrmEvent
 from training.features import InteractionType
 from training.input_rules import EARLIEST_MS, LATEST_MS
 
-DEFAULT_MAPPING = Path(__file__).parent / "hubspot_mapping.toml"
 TOLERANCE_MS = 5 * 60 * 1000
 MAX_EVENTS = 100
 

@@ -92,7 +92,6 @@ def second_version(registry_dir: Path, trained: TrainResult) -> str:
 def settings(database_url: str, registry_dir: Path) -> Settings:
     """Settings pointing at the test database and a private model registry."""
     return Settings(
-        environment="test",
         database_url=database_url,
         models_dir=registry_dir,
         key_cache_seconds=0,  # revocation must show at once in tests

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.errors import Unauthorized
 from app.tables import Customer, InteractionEvent
-from app.webhooks.hubspot import DEFAULT_MAPPING, load_hubspot_mapping, signature_v3, verify_v3
+from app.webhooks.hubspot import load_hubspot_mapping, signature_v3, verify_v3
 from tests.app.conftest import HUBSPOT_SECRET
 
 URL = "/v1/webhooks/hubspot"
@@ -103,7 +104,7 @@ def test_hubspot_event_without_an_object_is_422(client: TestClient) -> None:
 
 
 def test_default_hubspot_mapping_is_valid() -> None:
-    mapping = load_hubspot_mapping(DEFAULT_MAPPING)
+    mapping = load_hubspot_mapping(Settings.model_fields["hubspot_mapping"].default)
     won = mapping.match(
         {
             "subscriptionType": "deal.propertyChange",

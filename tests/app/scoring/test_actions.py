@@ -24,12 +24,38 @@ from training.features import STATES
 
 PLAYBOOK = load_playbook(DEFAULT_PLAYBOOK)
 TODAY = date(2026, 11, 24)
-QUIET = Signals.one(days_without_contact=1.0)
+
+
+def one(
+    *,
+    open_objection: bool = False,
+    objection_kind: str | None = None,
+    silent_after_quote: bool = False,
+    days_without_contact: float | None = None,
+    recent_purchase: bool = False,
+    low_confidence: bool = False,
+    visits_30d: float = 0.0,
+) -> Signals:
+    """One customer's signals, as the playbook reads a column of them."""
+    return Signals(
+        open_objection=np.array([open_objection]),
+        objection_kind=[objection_kind],
+        silent_after_quote=np.array([silent_after_quote]),
+        days_without_contact=np.array(
+            [np.nan if days_without_contact is None else days_without_contact]
+        ),
+        recent_purchase=np.array([recent_purchase]),
+        low_confidence=np.array([low_confidence]),
+        visits_30d=np.array([visits_30d], dtype=np.float64),
+    )
+
+
+QUIET = one(days_without_contact=1.0)
 
 
 def signals_for(when: Conditions) -> Signals:
     """Signals that satisfy exactly the conditions of `when`, quiet otherwise."""
-    return Signals.one(
+    return one(
         open_objection=bool(when.open_objection) or when.objection_kind is not None,
         objection_kind=when.objection_kind,
         silent_after_quote=bool(when.silent_after_quote),
@@ -71,10 +97,10 @@ def test_deciding_price_objection_gets_value_analysis_not_generic() -> None:
 
 
 def test_why_names_the_signals_that_fired_with_their_numbers() -> None:
-    action = action_for("interested", Signals.one(days_without_contact=33.2))
+    action = action_for("interested", one(days_without_contact=33.2))
     assert action["code"] == "reengage_with_content"
     assert action["why"][0] == "no contact for 33 days"
-    unknown = action_for("interested", Signals.one(days_without_contact=None))
+    unknown = action_for("interested", one(days_without_contact=None))
     assert unknown["code"] == "discovery_call"  # an unknown silence is not a long one
 
 
@@ -111,7 +137,7 @@ def test_one_call_for_many_customers_gives_each_its_own_action() -> None:
         visits_30d=np.array([r["visits_30d"] for r in rows]),
     )
     actions = next_actions(PLAYBOOK, states, together, TODAY)
-    alone = [action_for(STATES[s], Signals.one(**r)) for s, r in zip(states, rows, strict=True)]
+    alone = [action_for(STATES[s], one(**r)) for s, r in zip(states, rows, strict=True)]
     assert actions == alone
     assert len({a["code"] for a in actions}) >= 8
 
