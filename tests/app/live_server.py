@@ -1,4 +1,5 @@
-"""A real `dealnode serve` process on 127.0.0.1, for what only separate processes show."""
+"""A real `dealnode serve` process on 127.0.0.1, for what only a running server shows: its log,
+several workers, a model that cannot load, the docs page in a browser."""
 
 from __future__ import annotations
 
@@ -17,18 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.app.conftest import EVENTS_SECRET, HUBSPOT_SECRET
+
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(18200, 18300)
+HOST = "127.0.0.1"
+PORTS = range(18200, 18500)
 """This suite's own ports, so parallel checkouts of the project do not collide."""
+DEALNODE = Path(sys.executable).parent / "dealnode"
 
 
 @dataclass
 class Server:
-    """A running server: its base URL and where its output goes."""
+    """A running server: its base URL, its process and the file its output goes to."""
 
     url: str
-    log: Path
+    log_path: Path
     process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text()
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """GET `path` on a new connection (so any worker may answer): status and JSON body."""
@@ -38,14 +47,8 @@ class Server:
         self, method: str, path: str, headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
         """Send a body-less request; status and JSON body."""
-        request = urllib.request.Request(
-            self.url + path, method=method, headers={"Connection": "close", **(headers or {})}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        status, _, body = fetch(method, self.url + path, {"Connection": "close", **(headers or {})})
+        return status, json.loads(body)
 
     def workers(self) -> list[int]:
         """Process ids of the server's worker processes (Linux)."""
@@ -72,12 +75,34 @@ class Server:
                 os.kill(pid, signal.SIGCONT)
 
 
+def server_env(database_url: str, models_dir: Path, **extra: str) -> dict[str, str]:
+    """The settings of a test server: this test's database, registry and secrets only."""
+    return {
+        "DEALNODE_DATABASE_URL": database_url,
+        "DEALNODE_MODELS_DIR": str(models_dir),
+        "DEALNODE_WEBHOOK_SECRETS": json.dumps(
+            {"events": [EVENTS_SECRET], "hubspot": [HUBSPOT_SECRET]}
+        ),
+        "DEALNODE_KEY_CACHE_SECONDS": "0",
+        **extra,
+    }
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without settings of its own, which a server would read."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEALNODE_", "PROMETHEUS_")) and k != "DATABASE_URL"
+    }
+
+
 def free_port() -> int:
     """A port of `PORTS` nobody listens on now."""
     for port in PORTS:
         with socket.socket() as probe:
             try:
-                probe.bind(("127.0.0.1", port))
+                probe.bind((HOST, port))
             except OSError:
                 continue
             return port
@@ -86,18 +111,21 @@ def free_port() -> int:
 
 @contextmanager
 def serve(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Server]:
-    """Start `dealnode serve` with `env` added, wait until it answers, and stop it after."""
+    """Start `dealnode serve` with the settings `env`, wait until it answers, stop it after.
+
+    Host, port and workers go in through the environment, as a container would set them.
+    """
     port = free_port()
-    workers_option = ("--workers", str(workers))
+    where = {"DEALNODE_HOST": HOST, "DEALNODE_PORT": str(port), "DEALNODE_WORKERS": str(workers)}
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", *("--port", str(port)), *workers_option],
-            env={**os.environ, **env},
+            [sys.executable, "-m", "app.cli", "serve"],
+            env={**clean_environ(), **env, **where},
             cwd=ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", log, process)
+    server = Server(f"http://{HOST}:{port}", log, process)
     try:
         _wait_until_up(server)
         yield server
@@ -110,15 +138,29 @@ def serve(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Serve
             process.wait(timeout=10)
 
 
+def fetch(
+    method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request over a fresh connection: status, headers (lower-case names) and body."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            found = {k.lower(): v for k, v in response.headers.items()}
+            return response.status, found, response.read()
+    except urllib.error.HTTPError as exc:
+        found = {k.lower(): v for k, v in exc.headers.items()}
+        return exc.code, found, exc.read()
+
+
 def _wait_until_up(server: Server, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise AssertionError(f"the server exited: {server.log.read_text()}")
+            raise AssertionError(f"the server exited: {server.log()}")
         try:
             if server.get("/healthz")[0] == 200:
                 return
         except (urllib.error.URLError, ConnectionError):
             pass
         time.sleep(0.2)
-    raise AssertionError(f"the server did not answer in {timeout} s: {server.log.read_text()}")
+    raise AssertionError(f"the server did not answer in {timeout} s: {server.log()}")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import make_engine
 from app.keys.service import create_key
-from tests.app.server import DEALNODE, running_server, server_env
+from tests.app.live_server import DEALNODE, clean_environ, serve, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
@@ -32,7 +32,11 @@ def _database(tmp_path: Path) -> tuple[str, str]:
     url = f"sqlite:///{tmp_path / 'docs.db'}"
     env = server_env(url, tmp_path)
     done = subprocess.run(
-        [str(DEALNODE), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120
+        [str(DEALNODE), "db", "upgrade"],
+        env={**clean_environ(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     engine = make_engine(url)
@@ -51,7 +55,10 @@ def test_the_docs_page_authorizes_and_tries_a_prediction_offline(
     from playwright.sync_api import sync_playwright
 
     url, key = _database(tmp_path)
-    with running_server(server_env(url, registry_dir), tmp_path) as server, sync_playwright() as p:
+    with (
+        serve(server_env(url, registry_dir), tmp_path / "server.log") as server,
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path=str(CHROMIUM))
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1800})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.keys.service import create_key
 from app.logs import JsonLines, RequestIdFilter
 from tests.app.conftest import EVENTS_SECRET
-from tests.app.server import DEALNODE, call, running_server, server_env
+from tests.app.live_server import DEALNODE, clean_environ, fetch, serve, server_env
 from tests.app.test_webhooks import event, signed
 from training.train import TrainResult
 
@@ -101,7 +101,11 @@ def test_json_lines_carry_the_extra_fields_and_the_exception() -> None:
 def test_a_bad_log_level_stops_serve_with_one_line(tmp_path: Path) -> None:
     env = server_env("sqlite:///" + str(tmp_path / "x.db"), tmp_path, DEALNODE_LOG_LEVEL="loud")
     done = subprocess.run(
-        [str(DEALNODE), "serve"], env=env, capture_output=True, text=True, timeout=60
+        [str(DEALNODE), "serve"],
+        env={**clean_environ(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
@@ -152,15 +156,15 @@ def test_the_server_prints_its_own_lines_and_access_lines_without_secrets(
     )
     body = json.dumps([event(1, customer="log-test")]).encode()
     webhook_headers = signed(body, msg_id="msg_logtest")
-    with running_server(env, tmp_path) as server:
-        predict = call(
+    with serve(env, tmp_path / "server.log") as server:
+        predict = fetch(
             "POST",
             f"{server.url}/v1/predict",
             {**bearer, "content-type": "application/json", "X-Request-ID": "trace-1"},
             b'{"visits": 3}',
         )
-        missing = call("GET", f"{server.url}/v1/runs/nothing?api_key={key}", bearer)
-        webhook = call("POST", f"{server.url}/v1/webhooks/events", webhook_headers, body)
+        missing = fetch("GET", f"{server.url}/v1/runs/nothing?api_key={key}", bearer)
+        webhook = fetch("POST", f"{server.url}/v1/webhooks/events", webhook_headers, body)
     assert (predict[0], missing[0], webhook[0]) == (200, 404, 200)
     log = server.log()
 

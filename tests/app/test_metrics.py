@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.keys.service import create_key
 from app.tables import Notification, NotificationDelivery, ScoringRun
-from tests.app.server import call, running_server, server_env
+from tests.app.live_server import fetch, serve, server_env
 from tests.app.test_webhooks import URL, event, post
 from training.train import TrainResult
 
@@ -133,10 +133,12 @@ def test_several_workers_report_their_counts_together(
     db.commit()
     bearer = {"Authorization": f"Bearer {key}"}
     requests = 24
-    with running_server(server_env(database_url, registry_dir), tmp_path, workers=2) as server:
+    with serve(
+        server_env(database_url, registry_dir), tmp_path / "server.log", workers=2
+    ) as server:
         for _ in range(requests):  # a new connection each: the workers share them out
-            assert call("GET", f"{server.url}/v1/models", bearer)[0] == 200
-        scrapes = [call("GET", f"{server.url}/metrics", bearer)[2].decode() for _ in range(6)]
+            assert fetch("GET", f"{server.url}/v1/models", bearer)[0] == 200
+        scrapes = [fetch("GET", f"{server.url}/metrics", bearer)[2].decode() for _ in range(6)]
     labels = {"method": "GET", "route": "/v1/models", "status": "200"}
     for text in scrapes:
         count = sample(text, "dealnode_http_request_duration_seconds_count", **labels)
