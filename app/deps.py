@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.errors import Forbidden
 from app.keys import service as key_service
-from app.keys.service import Scope
+from app.keys.service import Caller, Scope
 from app.metrics import Metrics
 from app.runtime import Runtime
 from app.scoring.scorer import Scorer
@@ -89,32 +89,33 @@ class BearerKey(SecurityBase):
 BEARER_KEY = BearerKey()
 
 
-def require_scope(scope: Scope) -> Callable[..., Awaitable[str]]:
+def require_scope(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency that wants a valid key with `scope` (an admin key may also score).
 
-    Returns the key's scope. A key seen recently is taken from the runtime's cache; otherwise
-    the database check runs in the thread pool, never on the event loop.
+    Returns the key's caller (scope and name). A key seen recently is taken from the
+    runtime's cache; otherwise the database check runs in the thread pool, never on the event
+    loop.
     """
 
     async def check(
         runtime: RuntimeDep,
         authorization: Annotated[str | None, Security(BEARER_KEY)],
-    ) -> str:
-        granted = runtime.keys.get(authorization) if authorization else None
-        if granted is None:
-            granted = await run_in_threadpool(_verify, runtime, authorization)
-            runtime.keys.put(authorization or "", granted)
-        if scope == "admin" and granted != "admin":
+    ) -> Caller:
+        caller = runtime.keys.get(authorization) if authorization else None
+        if caller is None:
+            caller = await run_in_threadpool(_verify, runtime, authorization)
+            runtime.keys.put(authorization or "", caller)
+        if scope == "admin" and caller.scope != "admin":
             raise Forbidden("this endpoint needs an admin key")
-        return granted
+        return caller
 
     return check
 
 
-def _verify(runtime: Runtime, authorization: str | None) -> str:
+def _verify(runtime: Runtime, authorization: str | None) -> Caller:
     with runtime.sessions() as session:
-        return key_service.authenticate(session, authorization).scope
+        return key_service.caller_of(key_service.authenticate(session, authorization))
 
 
-ScoreKey = Annotated[str, Depends(require_scope("score"))]
-AdminKey = Annotated[str, Depends(require_scope("admin"))]
+ScoreKey = Annotated[Caller, Depends(require_scope("score"))]
+AdminKey = Annotated[Caller, Depends(require_scope("admin"))]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from prometheus_client import (
     CollectorRegistry,
@@ -169,16 +168,11 @@ class DatabaseCollector(Collector):
                 .limit(1)
             ).first()
             if run is not None:
-                started, finished = _utc(run.started_at), _utc(run.finished_at)
-                last_run.add_metric([], finished.timestamp())
-                last_duration.add_metric([], (finished - started).total_seconds())
+                last_run.add_metric([], run.finished_at.timestamp())
+                last_duration.add_metric([], (run.finished_at - run.started_at).total_seconds())
         yield from (pending, dead, last_run, last_duration)
 
 
 def _count(session: Session, *where: object) -> int:
     query = select(func.count()).select_from(NotificationDelivery).where(*where)  # type: ignore[arg-type]
     return int(session.scalar(query) or 0)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -15,11 +15,11 @@ AnyTime = TypeVar("AnyTime", bound=datetime)
 
 ID_MAX_LENGTH = 128
 """The id columns' width."""
-ID_PATTERN = r"(?!\.\.?$)[\x21-\x2e\x30-\x7e]{1,128}"
+ID_PATTERN = rf"(?!\.\.?$)[\x21-\x2e\x30-\x7e]{{1,{ID_MAX_LENGTH}}}"
 """New ids: printable ASCII without spaces or "/", and not "." or "..". Proxies and HTTP
 clients rewrite a "/" (even as %2F) and the dot segments in a path, so such an id could be
 stored but not read back; CRM ids (numbers, hex, GUIDs, e-mails, `acme:42`) fit easily."""
-LOOKUP_ID_PATTERN = r"[\x21-\x7e]{1,128}"
+LOOKUP_ID_PATTERN = rf"[\x21-\x7e]{{1,{ID_MAX_LENGTH}}}"
 """Ids looked up: also those stored before "/" was refused, which stay readable."""
 _ID = re.compile(ID_PATTERN)
 _LOOKUP_ID = re.compile(LOOKUP_ID_PATTERN)

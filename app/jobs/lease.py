@@ -135,4 +135,3 @@ class Heartbeat:
                     return  # taken over: the run's next chunk is refused (`runs.hold`)
             except Exception as exc:  # a database blip: the next beat tries again, in time
                 log.warning("could not renew the lease of run %s: %s", self._run_id, exc)
-                continue

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import lease
-from app.jobs.lease import LOCK as LOCK  # callers name the lock `runs.LOCK`
 from app.tables import JobLock, ScoringRun, ScoringRunShard
 from training.features import STATES
 
@@ -257,7 +256,9 @@ def finish(
             _join(run, parts, now)
             if run.status != "running":
                 session.execute(
-                    delete(JobLock).where(JobLock.name == LOCK, JobLock.run_id == claim.run_id)
+                    delete(JobLock).where(
+                        JobLock.name == lease.LOCK, JobLock.run_id == claim.run_id
+                    )
                 )
         session.commit()
 
@@ -265,7 +266,7 @@ def finish(
 def break_lock(sessions: Callable[[], Session]) -> str | None:
     """Remove a dead run's lock; return the run id it belonged to (None if unlocked)."""
     with sessions() as session:
-        held = session.get(JobLock, LOCK)
+        held = session.get(JobLock, lease.LOCK)
         if held is None:
             return None
         run_id = held.run_id

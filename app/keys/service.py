@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -62,8 +63,22 @@ def authenticate(session: Session, authorization: str | None) -> ApiKey:
     return row
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who a verified key is: what it may do, and the name records give it."""
+
+    scope: str
+    name: str
+    """The key's name, or its id when it has none."""
+
+
+def caller_of(key: ApiKey) -> Caller:
+    """The caller an active key stands for."""
+    return Caller(key.scope, key.name or key.key_id)
+
+
 class KeyCache:
-    """Recently verified keys (by hash) and their scope, for `ttl` seconds.
+    """Recently verified keys (by hash) and who they are, for `ttl` seconds.
 
     Verifying a key is a database round trip, the largest cost of a fast prediction; caching
     it means a revoked key keeps working for at most `ttl` seconds in each server process.
@@ -71,10 +86,10 @@ class KeyCache:
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._entries: dict[str, tuple[str, float]] = {}
+        self._entries: dict[str, tuple[Caller, float]] = {}
 
-    def get(self, authorization: str) -> str | None:
-        """The cached scope for this header, or None."""
+    def get(self, authorization: str) -> Caller | None:
+        """The cached caller for this header, or None."""
         if self.ttl <= 0:
             return None
         entry = self._entries.get(_hash(authorization))
@@ -82,12 +97,12 @@ class KeyCache:
             return None
         return entry[0]
 
-    def put(self, authorization: str, scope: str) -> None:
-        """Remember a header that verified, with its scope."""
+    def put(self, authorization: str, caller: Caller) -> None:
+        """Remember a header that verified, with its caller."""
         if self.ttl > 0:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[_hash(authorization)] = (scope, time.monotonic() + self.ttl)
+            self._entries[_hash(authorization)] = (caller, time.monotonic() + self.ttl)
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -135,7 +135,7 @@ class ModelFollower:
                 session.commit()
             self.scorer.install(serving)
             self._seen = Choice(version, "activation", activated_at)
-            self.problem = None
+            self.problem, self._failures = None, 0
             self.metrics.set_model(version)
             log.info("serving model %s (activated by %s)", version, by)
             return serving.model

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.deps import AdminKey, RuntimeDep, ScoreKey, ScorerDep, SessionDep
+from app.deps import AdminKey, RuntimeDep, ScoreKey, ScorerDep
 from app.errors import InvalidInput, NotFound
-from app.keys.service import authenticate
 from training import registry
 from training.errors import ModelError
 
@@ -67,22 +66,14 @@ def current_model(scorer: ScorerDep, _: ScoreKey) -> CurrentModelRead:
 
 
 @router.post("/{version}/activate")
-def activate_model(
-    version: str,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    _: AdminKey,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> CurrentModelRead:
+def activate_model(version: str, runtime: RuntimeDep, caller: AdminKey) -> CurrentModelRead:
     """Serve `version` from every server process from now on, restarts included; requests in
     flight finish on the old model, and a model that cannot load leaves the old one serving."""
     scorer = runtime.scorer
     if version not in {e.version for e in registry.list_models(scorer.models_dir)}:
         raise NotFound(f"no model {version!r} in the registry", field="version")
-    key = authenticate(session, authorization)
-    session.rollback()  # the activation commits in a session of its own
     try:
-        runtime.follower.activate(version, by=key.name or key.key_id)
+        runtime.follower.activate(version, by=caller.name)
     except ModelError as exc:
         raise InvalidInput(str(exc), field="version") from None
-    return current_model(scorer, _)
+    return current_model(scorer, caller)

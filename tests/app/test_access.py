@@ -73,8 +73,9 @@ def test_key_cache_keeps_a_verified_key_only_for_its_ttl(monkeypatch: pytest.Mon
     clock = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     cache = service.KeyCache(ttl=5.0)
-    cache.put("Bearer x", "score")
-    assert cache.get("Bearer x") == "score"
+    caller = service.Caller("score", "crm sync")
+    cache.put("Bearer x", caller)
+    assert cache.get("Bearer x") == caller
     assert cache.get("Bearer y") is None
     clock[0] += 5.1
     assert cache.get("Bearer x") is None

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.jobs import runs
+from app.jobs import lease, runs
 from app.jobs.rescore import rescore_all
 from app.jobs.runs import break_lock
 from app.runtime import Runtime
@@ -152,7 +152,7 @@ def test_a_run_takes_over_the_expired_lease_of_a_dead_run(
     old = db.get(ScoringRun, dead.run_id)
     assert old is not None
     assert old.status == "abandoned"
-    assert db.get(JobLock, runs.LOCK) is None
+    assert db.get(JobLock, lease.LOCK) is None
     with runtime.sessions() as session, pytest.raises(Conflict, match="abandoned"):
         runs.hold(session, dead)  # the dead run's process, were it alive, writes nothing more
 

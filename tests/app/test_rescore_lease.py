@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import Conflict
+from app.jobs.lease import LOCK
 from app.jobs.rescore import rescore_all
-from app.jobs.runs import LOCK
 from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard
 from tests.factories import customer_body

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput
-from app.jobs import runs
+from app.jobs import lease
 from app.jobs.rescore import RunSummary, rescore_all
 from app.jobs.runs import Shard
 from app.runtime import Runtime
@@ -86,7 +86,7 @@ def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
     assert run is not None
     assert (run.status, run.shards, run.rows_scored) == ("succeeded", 3, CUSTOMERS)
     assert run.state_changes == sum(s.changes for s in summaries)
-    assert db.get(JobLock, runs.LOCK) is None
+    assert db.get(JobLock, lease.LOCK) is None
     shown = client.get("/v1/runs/nightly-1", headers=score_key).json()
     assert shown["rows_scored"] == CUSTOMERS
     assert [p["shard"] for p in shown["parts"]] == [0, 1, 2]
@@ -131,7 +131,7 @@ def test_the_run_stays_open_and_locked_until_its_last_shard_ends(
     run = db.get(ScoringRun, "n2")
     assert run is not None
     assert (run.status, run.rows_scored) == ("succeeded", 40)
-    assert db.get(JobLock, runs.LOCK) is None
+    assert db.get(JobLock, lease.LOCK) is None
 
 
 def test_a_failed_shard_fails_the_run_and_can_be_resumed(
@@ -156,7 +156,7 @@ def test_a_failed_shard_fails_the_run_and_can_be_resumed(
     assert part is not None
     assert (run.status, part.status, part.rows_scored) == ("failed", "failed", 25)
     assert "fell over" in (run.error or "")
-    assert db.get(JobLock, runs.LOCK) is None  # tomorrow's run is not blocked
+    assert db.get(JobLock, lease.LOCK) is None  # tomorrow's run is not blocked
     summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=25)
     assert (summary.run_id, summary.rows) == (run.id, 60)
     db.expire_all()
