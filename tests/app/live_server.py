@@ -60,19 +60,24 @@ class Server:
                     found.append(int(child))
         return found
 
-    def get_from(
-        self, worker: int, path: str, headers: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        """GET `path` answered by `worker`: the other workers are paused meanwhile, so only
-        it can accept the connection."""
+    @contextmanager
+    def answered_by(self, worker: int) -> Iterator[None]:
+        """Within the block, only `worker` accepts connections: the others are paused."""
         others = [pid for pid in self.workers() if pid != worker]
         for pid in others:
             os.kill(pid, signal.SIGSTOP)
         try:
-            return self.get(path, headers)
+            yield
         finally:
             for pid in others:
                 os.kill(pid, signal.SIGCONT)
+
+    def get_from(
+        self, worker: int, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """GET `path` answered by `worker`."""
+        with self.answered_by(worker):
+            return self.get(path, headers)
 
 
 def server_env(database_url: str, models_dir: Path, **extra: str) -> dict[str, str]:
@@ -127,7 +132,7 @@ def serve(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Serve
         )
     server = Server(f"http://{HOST}:{port}", log, process)
     try:
-        _wait_until_up(server)
+        _wait_until_up(server, workers)
         yield server
     finally:
         process.terminate()
@@ -152,13 +157,16 @@ def fetch(
         return exc.code, found, exc.read()
 
 
-def _wait_until_up(server: Server, timeout: float = 120) -> None:
+def _wait_until_up(server: Server, workers: int, timeout: float = 120) -> None:
+    """Wait for an answer and, with several workers, for every worker process to exist (the
+    first can answer while the others still start)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"the server exited: {server.log()}")
         try:
-            if server.get("/healthz")[0] == 200:
+            started = workers == 1 or len(server.workers()) == workers
+            if started and server.get("/healthz")[0] == 200:
                 return
         except (urllib.error.URLError, ConnectionError):
             pass

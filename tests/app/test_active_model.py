@@ -18,7 +18,7 @@ from app.metrics import Metrics
 from app.models_api import active
 from app.models_api.follower import ModelFollower
 from app.tables import ActiveModel
-from tests.app.live_server import Server, serve
+from tests.app.live_server import Server, serve, server_env
 from training import registry
 from training.train import TrainResult
 
@@ -107,11 +107,7 @@ def test_two_workers_serve_the_activated_model_and_keep_it_after_a_restart(
     trained: TrainResult,
     tmp_path: Path,
 ) -> None:
-    env = {
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(registry_dir),
-        "DEALNODE_ACTIVE_MODEL_POLL_SECONDS": "0.5",
-    }
+    env = server_env(settings.database_url, registry_dir, DEALNODE_ACTIVE_MODEL_POLL_SECONDS="0.5")
     log = tmp_path / "server.log"
 
     def answers(server: Server) -> dict[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -136,10 +137,25 @@ def test_several_workers_report_their_counts_together(
     with serve(
         server_env(database_url, registry_dir), tmp_path / "server.log", workers=2
     ) as server:
-        for _ in range(requests):  # a new connection each: the workers share them out
-            assert fetch("GET", f"{server.url}/v1/models", bearer)[0] == 200
-        scrapes = [fetch("GET", f"{server.url}/metrics", bearer)[2].decode() for _ in range(6)]
-    labels = {"method": "GET", "route": "/v1/models", "status": "200"}
+        workers = server.workers()
+        assert len(workers) == 2
+        for worker in workers:  # half the requests to each: only a sum of both makes 24
+            with server.answered_by(worker):
+                for _ in range(requests // 2):
+                    assert fetch("GET", f"{server.url}/v1/models", bearer)[0] == 200
+        labels = {"method": "GET", "route": "/v1/models", "status": "200"}
+
+        def scrape() -> str:
+            return fetch("GET", f"{server.url}/metrics", bearer)[2].decode()
+
+        # A request is counted just after its answer is sent, so the last one may land a moment
+        # after the client has its answer: wait for it (bounded), then scrape whoever answers.
+        deadline = time.monotonic() + 10
+        counted = "dealnode_http_request_duration_seconds_count"
+        while (sample(scrape(), counted, **labels) or 0) < requests:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        scrapes = [scrape() for _ in range(6)]
     for text in scrapes:
         count = sample(text, "dealnode_http_request_duration_seconds_count", **labels)
         assert count == requests

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.tables import ActiveModel
-from tests.app.live_server import ROOT, serve
+from tests.app.live_server import ROOT, serve, server_env
 from tests.broken_models import BROKEN, broken_copy
 from training import registry
 from training.train import TrainResult
@@ -59,10 +59,7 @@ def test_a_server_whose_model_crashes_lightgbm_starts_not_ready_with_one_log_lin
 ) -> None:
     broken = broken_copy(registry_dir, trained.version)
     registry.write_pointer(registry_dir, broken)
-    env = {
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(registry_dir),
-    }
+    env = server_env(settings.database_url, registry_dir)
     log = tmp_path / "server.log"
     with serve(env, log) as server:
         assert server.get("/readyz")[0] == 503
