@@ -18,7 +18,7 @@ from app.keys import service as key_service
 from app.keys.service import Caller, Scope
 from app.metrics import Metrics
 from app.runtime import Runtime
-from app.scoring.scorer import Scorer
+from app.scoring.serving import Scorer
 
 # Dependencies that only read memory are `async def`: a plain `def` would cost a thread-pool
 # hop per dependency per request, which is most of a fast prediction's time.

@@ -18,18 +18,18 @@ from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
 from app.models_api.follower import ModelFollower
 from app.models_api.router import router as models_router
+from app.nightly.router import router as runs_router
+from app.notifications.router import router as outbox_router
 from app.openapi import install_openapi
 from app.ops import router as ops_router
-from app.runs.router import router as runs_router
 from app.runtime import Runtime
 from app.scoring.actions import load_playbook
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
-from app.scoring.scorer import Scorer
+from app.scoring.serving import Scorer
 from app.webhooks.docs import document_outbound
 from app.webhooks.hubspot import load_hubspot_mapping
 from app.webhooks.intake import Intake
-from app.webhooks.outbox_router import router as outbox_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
 

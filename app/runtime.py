@@ -12,7 +12,7 @@ from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.models_api.follower import ModelFollower
 from app.scoring.batcher import PredictionBatcher
-from app.scoring.scorer import Scorer
+from app.scoring.serving import Scorer
 from app.webhooks.hubspot import HubSpotMapping
 from app.webhooks.intake import Intake
 

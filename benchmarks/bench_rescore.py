@@ -101,7 +101,7 @@ def previous_score(models: Path, first: pd.DataFrame, as_of: pd.Timestamp) -> st
 
     from app.config import DEFAULT_PLAYBOOK
     from app.scoring.actions import load_playbook
-    from app.scoring.scorer import Scorer, raw_inputs, request_matrix
+    from app.scoring.serving import Scorer, raw_inputs, request_matrix
 
     scorer = Scorer(models, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
     model = scorer.activate()
@@ -213,7 +213,7 @@ def rescore(url: str, models: Path, as_of: pd.Timestamp, options: list[str]) -> 
     command = [
         sys.executable,
         "-m",
-        "app.cli",
+        "app.cli.main",
         "rescore",
         "--as-of",
         as_of.isoformat(),

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.customers.schemas import CustomerPage, CustomerRead, HistoryRead, QueueItem, StoredInputs
 from app.errors import InvalidInput, NotFound
+from app.scoring.results import render, stored_action
 from app.scoring.schemas import ScoreRead
-from app.scoring.scores import render, stored_action
 from app.tables import Customer, CustomerScore
 from training.features import RAW_COUNT_INPUTS
 from training.input_rules import is_lookup_id

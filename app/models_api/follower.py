@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import Conflict
 from app.metrics import Metrics
 from app.models_api import active
-from app.scoring.scorer import Scorer
+from app.scoring.serving import Scorer
 from training import registry
 from training.artifacts import LoadedModel
 from training.errors import ModelError

@@ -26,8 +26,8 @@ import numpy.typing as npt
 
 from app.metrics import Metrics
 from app.scoring.schemas import CustomerRequest
-from app.scoring.scorer import Scorer, Serving
 from app.scoring.service import score_items
+from app.scoring.serving import Scorer, Serving
 
 MAX_BATCH = 256
 """More would make the first request of a batch wait for the model on all the others."""

@@ -17,7 +17,7 @@ from app.runtime import Runtime
 from app.scoring import service
 from app.scoring.checks import check_inputs
 from app.scoring.schemas import BatchRead, BatchRequest, CustomerRequest, PredictRequest, ScoreRead
-from app.scoring.scorer import raw_inputs
+from app.scoring.serving import raw_inputs
 
 router = APIRouter(prefix="/v1/predict", tags=["scoring"], route_class=JSONRoute)
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidInput
 from app.metrics import Metrics
 from app.scoring.checks import CLOCK_SKEW, check_inputs
+from app.scoring.results import document_of
 from app.scoring.schemas import CustomerRequest
-from app.scoring.scorer import Scorer, Serving, raw_inputs, request_matrix
-from app.scoring.scores import document_of
+from app.scoring.serving import Scorer, Serving, raw_inputs, request_matrix
 from app.tables import Customer, CustomerScore, Notification
 from training.features import RAW_COUNT_INPUTS
 

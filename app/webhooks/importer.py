@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.scoring.scorer import Scorer
+from app.scoring.serving import Scorer
 from app.webhooks import service
 from app.webhooks.schemas import CrmEvent
 from training.dataset import read_table

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.scoring.scorer import Scorer
+from app.scoring.serving import Scorer
 from app.webhooks import service
 from app.webhooks.schemas import CrmEvent, DeliveryRead
 

@@ -22,9 +22,9 @@ from app.db import UTCDateTime, driver_connection, is_postgres
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.checks import CLOCK_SKEW
-from app.scoring.history import record_changes
-from app.scoring.scorer import Scorer
-from app.scoring.scores import Scores, render
+from app.scoring.results import Scores, render
+from app.scoring.serving import Scorer
+from app.scoring.state_changes import record_changes
 from app.tables import Customer, InteractionEvent, shard_key
 from app.webhooks import postgres
 from app.webhooks.schemas import CrmEvent, as_payload

@@ -124,7 +124,7 @@ def serve(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Serve
     where = {"DEALNODE_HOST": HOST, "DEALNODE_PORT": str(port), "DEALNODE_WORKERS": str(workers)}
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
+            [sys.executable, "-m", "app.cli.main", "serve"],
             env={**clean_environ(), **env, **where},
             cwd=ROOT,
             stdout=output,

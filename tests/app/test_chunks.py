@@ -1,4 +1,4 @@
-"""The nightly run's reading of stored inputs (`app.jobs.chunks.stored_inputs`)."""
+"""The nightly run's reading of stored inputs (`app.nightly.chunks.stored_inputs`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from app.jobs.chunks import stored_inputs
+from app.nightly.chunks import stored_inputs
 from training.features import RAW_COUNT_INPUTS, epoch_seconds
 
 AS_OF = datetime(2026, 11, 1, 12, tzinfo=UTC)

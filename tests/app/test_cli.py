@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 from app.config import get_settings
 from app.keys.service import create_key, revoke_key
 from app.tables import ScoringRun, ScoringRunShard

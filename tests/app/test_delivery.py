@@ -20,8 +20,8 @@ from standardwebhooks import Webhook
 
 from app.config import Settings
 from app.db import make_sessionmaker
+from app.notifications.delivery import DeliveryStats, backoff_seconds, deliver_due, send
 from app.tables import Notification, NotificationDelivery
-from app.webhooks.delivery import DeliveryStats, backoff_seconds, deliver_due, send
 
 OUTBOUND = "whsec_" + base64.b64encode(b"outbound-test-secret-dealnode-01").decode()
 

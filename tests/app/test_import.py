@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 from app.config import Settings, get_settings
 from app.tables import Customer
 from training.features import RAW_COUNT_INPUTS, raw_inputs_from_events

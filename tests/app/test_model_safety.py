@@ -79,7 +79,7 @@ def _rescore(settings: Settings, models_dir: Path) -> subprocess.CompletedProces
         "DEALNODE_MODELS_DIR": str(models_dir),
     }
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "rescore"],
+        [sys.executable, "-m", "app.cli.main", "rescore"],
         env=env,
         cwd=ROOT,
         capture_output=True,

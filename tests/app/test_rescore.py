@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.jobs import lease, runs
-from app.jobs.rescore import rescore_all
-from app.jobs.runs import break_lock
+from app.nightly import lease
+from app.nightly import run_records as runs
+from app.nightly.rescore import rescore_all
+from app.nightly.run_records import break_lock
 from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun
 from tests.factories import customer_body
@@ -252,7 +253,7 @@ def test_rescore_cli_prints_the_matrix_and_fails_in_one_line(
 ) -> None:
     from typer.testing import CliRunner
 
-    from app.cli import app
+    from app.cli.main import app
     from app.config import get_settings
 
     seed(client, score_key, simulation, 12)

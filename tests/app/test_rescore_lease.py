@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import Conflict
-from app.jobs.lease import LOCK
-from app.jobs.rescore import rescore_all
+from app.nightly.lease import LOCK
+from app.nightly.rescore import rescore_all
 from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard
 from tests.factories import customer_body
@@ -54,7 +54,7 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
         "DEALNODE_MODELS_DIR": str(settings.models_dir),
         "DEALNODE_RESCORE_LEASE_SECONDS": str(LEASE_SECONDS),
     }
-    rescore = [sys.executable, "-m", "app.cli", "rescore", "--workers", "0"]
+    rescore = [sys.executable, "-m", "app.cli.main", "rescore", "--workers", "0"]
     first = subprocess.Popen(
         [*rescore, "--chunk-size", "1"],
         env=env,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.jobs.rescore import rescore_all
+from app.nightly.rescore import rescore_all
 from app.runtime import Runtime
 from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
 from tests.factories import customer_body
@@ -48,7 +48,7 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     command = [
         sys.executable,
         "-m",
-        "app.cli",
+        "app.cli.main",
         "rescore",
         "--chunk-size",
         "10",

@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput
-from app.jobs import lease
-from app.jobs.rescore import RunSummary, rescore_all
-from app.jobs.runs import Shard
+from app.nightly import lease
+from app.nightly.rescore import RunSummary, rescore_all
+from app.nightly.run_records import Shard
 from app.runtime import Runtime
 from app.tables import (
     Customer,

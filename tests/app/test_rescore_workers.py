@@ -39,7 +39,7 @@ def test_worker_processes_score_every_customer_once(
     }
     arguments = ["--workers", "2", "--chunk-size", "25", "--as-of", as_of.isoformat()]
     done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "rescore", *arguments, "--run", "pooled"],
+        [sys.executable, "-m", "app.cli.main", "rescore", *arguments, "--run", "pooled"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -70,7 +70,7 @@ def test_worker_processes_score_every_customer_once(
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_workers_refuse_an_in_memory_database(url: str) -> None:
     from app.errors import InvalidInput
-    from app.jobs.workers import worker_database_url
+    from app.nightly.workers import worker_database_url
 
     with pytest.raises(InvalidInput, match="in-memory"):
         worker_database_url(url)
@@ -86,10 +86,10 @@ def test_a_worker_scores_with_the_runs_model_vetted_by_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from app import heap
-    from app.jobs import scoring
-    from app.jobs.chunks import Span
-    from app.jobs.runs import Shard
-    from app.jobs.worker_setup import WorkerSetup
+    from app.nightly import chunk_scoring as scoring
+    from app.nightly.chunks import Span
+    from app.nightly.run_records import Shard
+    from app.nightly.worker_setup import WorkerSetup
     from app.scoring.actions import load_playbook
     from training import vetting
     from training.artifacts import load_model

@@ -78,7 +78,7 @@ def test_start_up_refuses_an_unusable_secret_with_one_line(
         **{f"DEALNODE_{k}": v for k, v in env.items()},
     }
     done = subprocess.run(
-        [sys.executable, "-m", "app.cli", *command],
+        [sys.executable, "-m", "app.cli.main", *command],
         env=environment,
         cwd=ROOT,
         capture_output=True,

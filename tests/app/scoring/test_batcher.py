@@ -13,8 +13,8 @@ from app.metrics import Metrics
 from app.scoring.actions import load_playbook
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.schemas import CustomerRequest
-from app.scoring.scorer import Scorer, raw_inputs
 from app.scoring.service import score_items
+from app.scoring.serving import Scorer, raw_inputs
 from tests.factories import customer_body
 from training.simulation import Simulation
 from training.train import TrainResult

@@ -14,9 +14,9 @@ import pytest
 from app.config import DEFAULT_PLAYBOOK
 from app.scoring.actions import load_playbook
 from app.scoring.explain import GATHER_ROWS
+from app.scoring.results import Scores, document_of, render, stored_action
 from app.scoring.schemas import ScoreRead
-from app.scoring.scorer import Scorer
-from app.scoring.scores import Scores, document_of, render, stored_action
+from app.scoring.serving import Scorer
 from training.dataset import load_customers
 from training.train import TrainResult
 

@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_json import JsonOption, echo_json
+from app.cli.json_output import JsonOption, echo_json
 from app.config import get_settings
 
 if TYPE_CHECKING:
-    from app.runs.service import RunRead
+    from app.nightly.service import RunRead
 
 runs_app = typer.Typer(help="Nightly rescoring runs.", no_args_is_help=True)
 console = Console()
@@ -41,7 +41,7 @@ def runs_list(
 ) -> None:
     """List the latest rescoring runs with their counts, joined from their shards."""
     from app.db import make_engine, make_sessionmaker
-    from app.runs.service import latest_runs
+    from app.nightly.service import latest_runs
 
     if not 1 <= limit <= MAX_LIMIT:
         typer.echo(f"error: --limit: use 1 to {MAX_LIMIT}, not {limit}", err=True)

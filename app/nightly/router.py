@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.deps import ScoreKey, SessionDep
 from app.errors import NotFound
 from app.input_types import LookupId
-from app.runs.service import RunRead, latest_runs, read_run
+from app.nightly.service import RunRead, latest_runs, read_run
 from app.tables import ScoringRun
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])

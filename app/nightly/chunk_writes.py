@@ -18,9 +18,9 @@ from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime, driver_connection, is_postgres
-from app.jobs.chunks import Span
-from app.scoring.history import record_changes, stored_time
-from app.scoring.scores import render
+from app.nightly.chunks import Span
+from app.scoring.results import render
+from app.scoring.state_changes import record_changes, stored_time
 from training.features import RAW_COUNT_INPUTS
 
 STAGE = "rescore_stage"

@@ -22,7 +22,7 @@ from app.errors import ModelUnavailable
 from app.scoring.actions import Playbook, next_actions, signals_from
 from app.scoring.explain import PathExplainer
 from app.scoring.reasons import picked_reasons, rank_reasons
-from app.scoring.scores import Scores
+from app.scoring.results import Scores
 from training import registry
 from training.artifacts import LoadedModel
 from training.design import FeatureLayout, design_array

@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, Text, cast, column, fu
 from sqlalchemy.orm import Session
 
 from app.db import is_postgres
-from app.jobs.runs import Shard
+from app.nightly.run_records import Shard
 from training.features import (
     COUNT_INPUTS,
     RAW_COUNT_INPUTS,

@@ -20,14 +20,15 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.jobs import lease, runs
-from app.jobs.chunks import Span, next_span, reread
-from app.jobs.runs import Claim, Shard, Transitions
-from app.jobs.scoring import PoolScoring, Scoring, score_chunk
-from app.jobs.worker_setup import WorkerSetup
-from app.jobs.workers import start_workers
-from app.jobs.writes import Scored, write_chunk
-from app.scoring.scorer import Scorer, Serving
+from app.nightly import lease
+from app.nightly import run_records as runs
+from app.nightly.chunk_scoring import PoolScoring, Scoring, score_chunk
+from app.nightly.chunk_writes import Scored, write_chunk
+from app.nightly.chunks import Span, next_span, reread
+from app.nightly.run_records import Claim, Shard, Transitions
+from app.nightly.worker_setup import WorkerSetup
+from app.nightly.workers import start_workers
+from app.scoring.serving import Scorer, Serving
 
 RETRIES = 3
 """Times a chunk reads again customers that webhooks keep changing, before giving up."""

@@ -14,11 +14,11 @@ from concurrent.futures import ProcessPoolExecutor
 from sqlalchemy.engine import make_url
 
 from app.errors import InvalidInput
-from app.jobs.worker_setup import WorkerSetup
+from app.nightly.worker_setup import WorkerSetup
 
 
 def start_workers(count: int, setup: WorkerSetup) -> ProcessPoolExecutor:
-    """Start `count` worker processes now; the pool runs `app.jobs.scoring`'s tasks."""
+    """Start `count` worker processes now; the pool runs `app.nightly.chunk_scoring`'s tasks."""
     worker_database_url(setup.database_url)  # refuse an in-memory database before starting
     # "spawn": a forked child would inherit OpenMP's threads in an unusable state.
     pool = ProcessPoolExecutor(
@@ -48,7 +48,7 @@ def worker_database_url(url: str) -> str:
 
 
 def _start(setup: WorkerSetup) -> None:
-    from app.jobs.scoring import start_worker  # the heavy imports, in the worker only
+    from app.nightly.chunk_scoring import start_worker  # the heavy imports, in the worker only
 
     start_worker(setup)
 

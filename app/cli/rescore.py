@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
     from app.config import Settings
-    from app.jobs.runs import Shard, Transitions
+    from app.nightly.run_records import Shard, Transitions
     from app.runtime import Runtime
 
 console = Console()
@@ -61,10 +61,10 @@ def rescore(
     pool = _start_workers(settings, workers) if workers and not break_lock else None
 
     from app import heap
-    from app.jobs import rescore as job
-    from app.jobs import runs
     from app.main import build_runtime
     from app.metrics import Metrics
+    from app.nightly import rescore as job
+    from app.nightly import run_records as runs
     from training.errors import ModelError
     from training.features import to_utc
 
@@ -131,7 +131,7 @@ def rescore(
 def _break_lock(settings: Settings) -> None:
     """Remove a dead run's lock: no model needed, only the database."""
     from app.db import make_engine, make_sessionmaker
-    from app.jobs import runs
+    from app.nightly import run_records as runs
 
     engine = make_engine(settings.database_url)
     try:
@@ -144,8 +144,8 @@ def _break_lock(settings: Settings) -> None:
 def _start_workers(settings: Settings, workers: int) -> ProcessPoolExecutor:
     """The run's worker processes, started before anything heavy is imported here."""
     from app.errors import InvalidInput
-    from app.jobs.worker_setup import WorkerSetup
-    from app.jobs.workers import start_workers
+    from app.nightly.worker_setup import WorkerSetup
+    from app.nightly.workers import start_workers
     from app.scoring.actions import load_playbook
 
     try:

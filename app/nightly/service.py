@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.jobs.runs import joined
+from app.nightly.run_records import joined
 from app.tables import ScoringRun, ScoringRunShard
 
 

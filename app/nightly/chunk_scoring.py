@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import heap
 from app.db import make_engine, make_sessionmaker
-from app.jobs.chunks import Chunk, Span, read_span
-from app.jobs.worker_setup import WorkerSetup
-from app.jobs.writes import Scored
-from app.scoring.scorer import Scorer, Serving
+from app.nightly.chunk_writes import Scored
+from app.nightly.chunks import Chunk, Span, read_span
+from app.nightly.worker_setup import WorkerSetup
+from app.scoring.serving import Scorer, Serving
 from training import vetting
 from training.design import design_array
 from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix

@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_json import JsonOption, echo_json
-from app.cli_ops import db_app, deliver, import_app, keys_app, serve
-from app.cli_rescore import rescore
-from app.cli_runs import runs_app
+from app.cli.json_output import JsonOption, echo_json
+from app.cli.operations import db_app, deliver, import_app, keys_app, serve
+from app.cli.rescore import rescore
+from app.cli.runs import runs_app
 from training.errors import DataError, ModelError
 from training.features import to_utc
 
@@ -233,7 +233,7 @@ def run(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Train the default model if none is promoted, migrate the database, and serve."""
-    from app.cli_ops import db_upgrade
+    from app.cli.operations import db_upgrade
     from training import registry
 
     if registry.promoted_version(models_dir) is None:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from app.cli_json import JsonOption, echo_json
+from app.cli.json_output import JsonOption, echo_json
 from app.config import get_settings
 
 db_app = typer.Typer(help="The service database.", no_args_is_help=True)
@@ -154,8 +154,8 @@ def deliver(
 ) -> None:
     """Send state-change notifications to the subscribers (DEALNODE_SUBSCRIBERS)."""
     from app.db import make_engine, make_sessionmaker
+    from app.notifications.delivery import run_worker
     from app.startup import checked_settings
-    from app.webhooks.delivery import run_worker
 
     settings = checked_settings(sends=True)
     engine = make_engine(settings.database_url)

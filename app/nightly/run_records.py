@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.jobs import lease
+from app.nightly import lease
 from app.tables import JobLock, ScoringRun, ScoringRunShard
 from training.features import STATES
 
