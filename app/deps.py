@@ -18,7 +18,8 @@ from app.keys import service as key_service
 from app.keys.service import Caller, Scope
 from app.metrics import Metrics
 from app.runtime import Runtime
-from app.scoring.serving import Scorer
+from app.scoring.advice import Advisor
+from app.scoring.serving import ServingModel
 
 # Dependencies that only read memory are `async def`: a plain `def` would cost a thread-pool
 # hop per dependency per request, which is most of a fast prediction's time.
@@ -38,9 +39,14 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     yield from session_scope(runtime.sessions)
 
 
-async def get_scorer(runtime: RuntimeDep) -> Scorer:
-    """The serving model holder."""
-    return runtime.scorer
+async def get_serving(runtime: RuntimeDep) -> ServingModel:
+    """The served model's holder."""
+    return runtime.serving
+
+
+async def get_advisor(runtime: RuntimeDep) -> Advisor:
+    """What turns predictions into reasons and actions."""
+    return runtime.advisor
 
 
 async def get_metrics(runtime: RuntimeDep) -> Metrics:
@@ -63,7 +69,8 @@ async def get_app_settings(runtime: RuntimeDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-ScorerDep = Annotated[Scorer, Depends(get_scorer)]
+ServingDep = Annotated[ServingModel, Depends(get_serving)]
+AdvisorDep = Annotated[Advisor, Depends(get_advisor)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 

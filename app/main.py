@@ -24,9 +24,10 @@ from app.openapi import install_openapi
 from app.ops import router as ops_router
 from app.runtime import Runtime
 from app.scoring.actions import load_playbook
+from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
-from app.scoring.serving import Scorer
+from app.scoring.serving import ServingModel
 from app.webhooks.docs import document_outbound
 from app.webhooks.hubspot import load_hubspot_mapping
 from app.webhooks.intake import Intake
@@ -44,9 +45,10 @@ def build_runtime(settings: Settings, metrics: Metrics, *, need_model: bool = Fa
     check_secrets(settings.webhook_secrets)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    scorer = Scorer(settings.models_dir, playbook, low_confidence=settings.low_confidence)
+    serving = ServingModel(settings.models_dir)
+    advisor = Advisor(playbook, settings.low_confidence)
     follower = ModelFollower(
-        scorer,
+        serving,
         sessions,
         metrics,
         pin=settings.model_version,
@@ -63,12 +65,13 @@ def build_runtime(settings: Settings, metrics: Metrics, *, need_model: bool = Fa
         settings,
         engine,
         sessions,
-        scorer,
+        serving,
+        advisor,
         metrics,
         keys,
         hubspot,
-        PredictionBatcher(scorer, metrics),
-        Intake(sessions, scorer, at_once=1 if engine.dialect.name == "sqlite" else 2),
+        PredictionBatcher(advisor, metrics),
+        Intake(sessions, serving, advisor, at_once=1 if engine.dialect.name == "sqlite" else 2),
         follower,
     )
 

@@ -22,7 +22,7 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Say whether the model is loaded and the database answers; 503 otherwise."""
-    checks = {"model": runtime.scorer.loaded, "database": True}
+    checks = {"model": runtime.serving.loaded, "database": True}
     try:
         with runtime.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

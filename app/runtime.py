@@ -11,8 +11,9 @@ from app.config import Settings
 from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.models_api.follower import ModelFollower
+from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
-from app.scoring.serving import Scorer
+from app.scoring.serving import ServingModel
 from app.webhooks.hubspot import HubSpotMapping
 from app.webhooks.intake import Intake
 
@@ -24,7 +25,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    scorer: Scorer
+    serving: ServingModel
+    advisor: Advisor
     metrics: Metrics
     keys: KeyCache
     hubspot: HubSpotMapping

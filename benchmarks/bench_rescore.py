@@ -101,15 +101,20 @@ def previous_score(models: Path, first: pd.DataFrame, as_of: pd.Timestamp) -> st
 
     from app.config import DEFAULT_PLAYBOOK
     from app.scoring.actions import load_playbook
-    from app.scoring.serving import Scorer, raw_inputs, request_matrix
+    from app.scoring.advice import Advisor
+    from app.scoring.serving import ServingModel
+    from training.prediction import RawInputs
 
-    scorer = Scorer(models, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
-    model = scorer.activate()
+    serving = ServingModel(models)
+    serving.activate()
+    advisor = Advisor(load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
     row = first.iloc[0]
     inputs = {name: None if pd.isna(row[name]) else row[name] for name in RAW_INPUTS}
     inputs["extras"] = {"segment": row["segment"]}
-    matrix = request_matrix(raw_inputs([inputs]), [inputs], as_of.to_pydatetime(), model.layout)
-    [document] = scorer.score(matrix, [None], as_of=as_of.to_pydatetime()).documents()
+    scores = advisor.score(
+        serving.predictor, RawInputs.of_rows([inputs]), [None], as_of=as_of.to_pydatetime()
+    )
+    [document] = scores.documents()
     return orjson.dumps(document).decode()
 
 

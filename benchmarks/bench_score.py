@@ -15,7 +15,8 @@ import numpy as np
 from benchmarks.common import best_of, snapshot_file, timed
 from training.artifacts import load_model
 from training.dataset import load_customers
-from training.scoring import score_file, score_table
+from training.offline_scoring import score_file, score_table
+from training.prediction import RawInputs, design
 from training.train import TrainConfig, train
 
 OUT = Path("benchmarks/out")
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             result = train(TrainConfig(data=train_data, models_dir=Path(tmp)))
         model = load_model(result.path)
         table = load_customers(data, require_labels=False)
-        matrix = model.matrix(table)
+        matrix = design(RawInputs.of_table(table), table.as_of.to_pydatetime(), model.layout)
         n = len(table)
 
         floor_s, _ = best_of(args.runs, lambda: model.booster.predict(matrix))

@@ -18,6 +18,7 @@ from benchmarks.common import snapshot_file
 from training.artifacts import load_model
 from training.dataset import load_customers
 from training.pipeline import label_codes
+from training.prediction import RawInputs, design
 from training.train import MODEL_NAME, TrainConfig, train
 
 OUT = Path("benchmarks/out")
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         lgb.train(
             model.metadata["params"],
             lgb.Dataset(
-                model.matrix(table),
+                design(RawInputs.of_table(table), table.as_of.to_pydatetime(), model.layout),
                 label=label_codes(table.labels),
                 categorical_feature=model.layout.categorical_positions,
             ),

@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from training import vetting
-from training.design import FeatureLayout, design_matrix
+from training.design import FeatureLayout
 from training.errors import ModelError
 from training.features import RAW_INPUTS, STATES, feature_set_hash, to_utc
-from training.pipeline import calibrated_proba
 from training.table import CustomerTable
 
 METADATA_FILE = "metadata.json"
@@ -54,14 +51,6 @@ class LoadedModel:
     def checksum(self) -> str:
         """SHA-256 of the booster text, verified and vetted when the model was loaded."""
         return str(self.metadata["booster"]["sha256"])
-
-    def matrix(self, table: CustomerTable) -> npt.NDArray[np.float64]:
-        """Build the model's input matrix for `table`; KeyError names a missing extra column."""
-        return design_matrix(table, self.layout).to_numpy(np.float64)
-
-    def predict_proba(self, table: CustomerTable) -> npt.NDArray[np.float64]:
-        """Calibrated probabilities per state (columns in `STATES` order) as of `table.as_of`."""
-        return calibrated_proba(self.booster, self.matrix(table), self.temperature)
 
 
 def sha256_file(path: Path) -> str:

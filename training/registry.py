@@ -26,6 +26,7 @@ from training.artifacts import (
 )
 from training.errors import DataError, ModelError
 from training.pipeline import label_codes
+from training.prediction import Predictor, predict_table
 
 POINTER_FILE = "PROMOTED"
 
@@ -163,13 +164,13 @@ def compare_on_incumbent_test(candidate: LoadedModel, incumbent: LoadedModel) ->
         raise ModelError(f"model {incumbent.version}: {TEST_SET_FILE} has no labels")
     y = label_codes(table.labels)
     try:
-        candidate_pred = candidate.predict_proba(table).argmax(axis=1)
+        candidate_pred = predict_table(Predictor(candidate), table).winners
     except KeyError as exc:
         raise DataError(
             f"model {candidate.version} needs column {exc} that the test set of "
             f"{incumbent.version} does not have; use --force to promote anyway"
         ) from None
-    incumbent_pred = incumbent.predict_proba(table).argmax(axis=1)
+    incumbent_pred = predict_table(Predictor(incumbent), table).winners
     return Comparison(
         incumbent=incumbent.version,
         incumbent_f1=float(f1_score(y, incumbent_pred, average="macro")),

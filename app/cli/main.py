@@ -161,7 +161,7 @@ def score(
     """Score a file of customers with a chosen or the promoted model."""
     from training import registry
     from training.mapping import load_mapping
-    from training.scoring import score_file
+    from training.offline_scoring import score_file
 
     def run() -> int:
         loaded = registry.load(models_dir, model)

@@ -192,7 +192,12 @@ def import_events(
         runtime = build_runtime(get_settings(), Metrics(), need_model=True)
         try:
             result = importer.import_events(
-                runtime.sessions, runtime.scorer, events, as_of=when, customers_per_chunk=chunk
+                runtime.sessions,
+                runtime.serving,
+                runtime.advisor,
+                events,
+                as_of=when,
+                customers_per_chunk=chunk,
             )
         finally:
             runtime.engine.dispose()

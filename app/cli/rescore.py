@@ -83,7 +83,8 @@ def rescore(
         def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
             return job.rescore_all(
                 runtime.sessions,
-                runtime.scorer,
+                runtime.serving,
+                runtime.advisor,
                 as_of=when,
                 chunk_size=chunk_size,
                 dry_run=dry_run,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.customers.schemas import CustomerPage, CustomerRead, HistoryRead, QueueItem, StoredInputs
 from app.errors import InvalidInput, NotFound
-from app.scoring.results import render, stored_action
+from app.scoring.results import StoredScore, render, stored_action
 from app.scoring.schemas import ScoreRead
 from app.tables import Customer, CustomerScore
 from training.features import RAW_COUNT_INPUTS
@@ -63,7 +64,7 @@ def _latest_score(customer: Customer) -> ScoreRead | None:
     if customer.latest_score is None or customer.state is None:
         return None
     read = render(
-        customer.latest_score,
+        cast(StoredScore, customer.latest_score),  # as `document_of` wrote it
         customer_id=customer.customer_id,
         state=customer.state,
         confidence=customer.confidence or 0.0,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import Conflict
 from app.metrics import Metrics
 from app.models_api import active
-from app.scoring.serving import Scorer
+from app.scoring.serving import ServingModel
 from training import registry
 from training.artifacts import LoadedModel
 from training.errors import ModelError
@@ -50,14 +50,14 @@ class ModelFollower:
 
     def __init__(
         self,
-        scorer: Scorer,
+        serving: ServingModel,
         sessions: sessionmaker[Session],
         metrics: Metrics,
         *,
         pin: str | None,
         poll_seconds: float,
     ) -> None:
-        self.scorer = scorer
+        self.serving = serving
         self.sessions = sessions
         self.metrics = metrics
         self.pin = pin
@@ -78,10 +78,10 @@ class ModelFollower:
             return Choice(self.pin, "pin")
         with self.sessions() as session:
             row = active.read(session)
-        promoted_at = registry.promoted_at(self.scorer.models_dir)
+        promoted_at = registry.promoted_at(self.serving.models_dir)
         if row is not None and (promoted_at is None or row.activated_at >= promoted_at):
             return Choice(row.version, "activation", row.activated_at)
-        return Choice(registry.promoted_version(self.scorer.models_dir), "promoted")
+        return Choice(registry.promoted_version(self.serving.models_dir), "promoted")
 
     def start_up(self, *, need_model: bool) -> None:
         """Load the chosen model; with `need_model`, ModelError says why there is none.
@@ -100,7 +100,7 @@ class ModelFollower:
                     "cannot read the active model (%s); serving the promoted one meanwhile",
                     _one_line(exc),
                 )
-                self._follow(Choice(registry.promoted_version(self.scorer.models_dir), "promoted"))
+                self._follow(Choice(registry.promoted_version(self.serving.models_dir), "promoted"))
                 self._seen = None  # read it again at the next check
                 return
             self._follow(choice, need_model=need_model)
@@ -128,17 +128,17 @@ class ModelFollower:
                 field="version",
             )
         with self._lock:
-            serving = self.scorer.prepare(version)
+            predictor = self.serving.prepare(version)
             with self.sessions() as session:
-                after = registry.promoted_at(self.scorer.models_dir)
+                after = registry.promoted_at(self.serving.models_dir)
                 activated_at = active.record(session, version, by=by, after=after)
                 session.commit()
-            self.scorer.install(serving)
+            self.serving.install(predictor)
             self._seen = Choice(version, "activation", activated_at)
             self.problem, self._failures = None, 0
             self.metrics.set_model(version)
             log.info("serving model %s (activated by %s)", version, by)
-            return serving.model
+            return predictor.model
 
     def start(self) -> None:
         """Check for changes in a background thread (not when pinned: nothing can change)."""
@@ -156,13 +156,13 @@ class ModelFollower:
 
     def _follow(self, choice: Choice, *, need_model: bool = False) -> None:
         self._seen = choice
-        current = self.scorer.model.version if self.scorer.loaded else None
+        current = self.serving.model.version if self.serving.loaded else None
         if current is not None and current == choice.version:
             self.problem = None
             self._failures = 0
             return
         try:
-            model = self.scorer.activate(choice.version)
+            model = self.serving.activate(choice.version)
         except ModelError as exc:
             if need_model:
                 raise

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.deps import AdminKey, RuntimeDep, ScoreKey, ScorerDep
+from app.deps import AdminKey, RuntimeDep, ScoreKey, ServingDep
 from app.errors import InvalidInput, NotFound
 from training import registry
 from training.errors import ModelError
@@ -38,19 +38,19 @@ class CurrentModelRead(BaseModel):
 
 
 @router.get("")
-def list_models(scorer: ScorerDep, _: ScoreKey) -> list[ModelRead]:
+def list_models(serving_model: ServingDep, _: ScoreKey) -> list[ModelRead]:
     """List the registry's models and which one is promoted and serving."""
-    serving = scorer.model.version if scorer.loaded else None
+    serving = serving_model.model.version if serving_model.loaded else None
     return [
         ModelRead(**registry.summary(e), serving=e.version == serving)
-        for e in registry.list_models(scorer.models_dir)
+        for e in registry.list_models(serving_model.models_dir)
     ]
 
 
 @router.get("/current")
-def current_model(scorer: ScorerDep, _: ScoreKey) -> CurrentModelRead:
+def current_model(serving: ServingDep, _: ScoreKey) -> CurrentModelRead:
     """Describe the serving model."""
-    model = scorer.model
+    model = serving.model
     meta = model.metadata
     return CurrentModelRead(
         version=model.version,
@@ -69,11 +69,11 @@ def current_model(scorer: ScorerDep, _: ScoreKey) -> CurrentModelRead:
 def activate_model(version: str, runtime: RuntimeDep, caller: AdminKey) -> CurrentModelRead:
     """Serve `version` from every server process from now on, restarts included; requests in
     flight finish on the old model, and a model that cannot load leaves the old one serving."""
-    scorer = runtime.scorer
-    if version not in {e.version for e in registry.list_models(scorer.models_dir)}:
+    serving = runtime.serving
+    if version not in {e.version for e in registry.list_models(serving.models_dir)}:
         raise NotFound(f"no model {version!r} in the registry", field="version")
     try:
         runtime.follower.activate(version, by=caller.name)
     except ModelError as exc:
         raise InvalidInput(str(exc), field="version") from None
-    return current_model(scorer, caller)
+    return current_model(serving, caller)

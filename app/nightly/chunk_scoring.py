@@ -24,30 +24,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import heap
 from app.db import make_engine, make_sessionmaker
-from app.nightly.chunk_writes import Scored
+from app.nightly.chunk_writes import ScoredChunk
 from app.nightly.chunks import Chunk, Span, read_span
 from app.nightly.worker_setup import WorkerSetup
-from app.scoring.serving import Scorer, Serving
+from app.scoring.advice import Advisor
+from app.scoring.serving import ServingModel
 from training import vetting
-from training.design import design_array
-from training.features import RAW_COUNT_INPUTS, epoch_seconds_of, feature_matrix
+from training.features import RAW_COUNT_INPUTS
+from training.prediction import Predictor, RawInputs
 
 
-def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime) -> Scored:
+def score_chunk(
+    advisor: Advisor, predictor: Predictor, chunk: Chunk, as_of: datetime
+) -> ScoredChunk:
     """Score a chunk in one model call; the columns its write needs."""
-    layout = serving.model.layout
-    extras = {
-        name: [e.get(name) for e in chunk.extras]
-        for name in layout.extra_numeric + layout.extra_categorical
-    }
-    core = feature_matrix(chunk.values, epoch_seconds_of(as_of))
-    matrix = design_array(core, extras, layout)
-    scores = scorer.score(matrix, chunk.kinds, as_of=as_of, serving=serving)
+    inputs = RawInputs.of_columns(chunk.values, chunk.extras)
+    scores = advisor.score(predictor, inputs, chunk.kinds, as_of=as_of)
     counts = np.column_stack([chunk.values[name] for name in RAW_COUNT_INPUTS])
     stored = np.nan_to_num(counts).astype(np.int64).astype(object)
     stored[np.isnan(counts)] = None
     dumps = orjson.dumps
-    return Scored(
+    return ScoredChunk(
         ids=chunk.ids,
         versions=chunk.versions.tolist(),
         old_states=chunk.states,
@@ -59,23 +56,25 @@ def score_chunk(scorer: Scorer, serving: Serving, chunk: Chunk, as_of: datetime)
     )
 
 
-class Scoring:
+class InProcessChunkScorer:
     """Reads and scores chunks in this process: each future is done when `submit` returns."""
 
     depth = 1
     """Chunks worth having in flight at once."""
 
-    def __init__(self, sessions: Callable[[], Session], scorer: Scorer, serving: Serving) -> None:
+    def __init__(
+        self, sessions: Callable[[], Session], advisor: Advisor, predictor: Predictor
+    ) -> None:
         self.sessions = sessions
-        self.scorer = scorer
-        self.serving = serving
+        self.advisor = advisor
+        self.predictor = predictor
 
-    def submit(self, span: Span, as_of: datetime) -> Future[Scored]:
+    def submit(self, span: Span, as_of: datetime) -> Future[ScoredChunk]:
         """Read and score the chunk at `span`; its result, or its error, is in the future."""
-        future: Future[Scored] = Future()
+        future: Future[ScoredChunk] = Future()
         try:
             future.set_result(
-                _read_and_score(self.sessions, self.scorer, self.serving, span, as_of)
+                _read_and_score(self.sessions, self.advisor, self.predictor, span, as_of)
             )
         except Exception as exc:
             future.set_exception(exc)
@@ -85,25 +84,25 @@ class Scoring:
         """Release the workers (none here)."""
 
 
-class PoolScoring(Scoring):
+class WorkerPoolChunkScorer(InProcessChunkScorer):
     """Reads and scores chunks in a pool's worker processes (`workers.start_workers`), each
     with its own model and connection."""
 
     def __init__(
         self,
         sessions: Callable[[], Session],
-        scorer: Scorer,
-        serving: Serving,
+        advisor: Advisor,
+        predictor: Predictor,
         *,
         pool: ProcessPoolExecutor,
         workers: int,
     ) -> None:
-        super().__init__(sessions, scorer, serving)
+        super().__init__(sessions, advisor, predictor)
         self.pool = pool
         self.depth = workers + 1  # one more than the workers: none waits while one is written
 
-    def submit(self, span: Span, as_of: datetime) -> Future[Scored]:
-        model = self.serving.model
+    def submit(self, span: Span, as_of: datetime) -> Future[ScoredChunk]:
+        model = self.predictor.model
         return self.pool.submit(
             _read_and_score_in_worker, span, as_of, model.version, model.checksum
         )
@@ -113,9 +112,13 @@ class PoolScoring(Scoring):
 
 
 def _read_and_score(
-    sessions: Callable[[], Session], scorer: Scorer, serving: Serving, span: Span, as_of: datetime
-) -> Scored:
-    layout = serving.model.layout
+    sessions: Callable[[], Session],
+    advisor: Advisor,
+    predictor: Predictor,
+    span: Span,
+    as_of: datetime,
+) -> ScoredChunk:
+    layout = predictor.model.layout
     with sessions() as session:
         chunk = read_span(
             session,
@@ -123,13 +126,16 @@ def _read_and_score(
             as_of=as_of,
             with_extras=bool(layout.extra_numeric or layout.extra_categorical),
         )
-    return Scored.empty() if chunk is None else score_chunk(scorer, serving, chunk, as_of)
+    if chunk is None:
+        return ScoredChunk.empty()
+    return score_chunk(advisor, predictor, chunk, as_of)
 
 
 class _Worker:
-    """What a worker process keeps between chunks: its scorer and its database sessions."""
+    """What a worker process keeps between chunks: its model, advisor and database sessions."""
 
-    scorer: Scorer
+    serving: ServingModel
+    advisor: Advisor
     sessions: sessionmaker[Session]
 
 
@@ -141,21 +147,21 @@ def start_worker(setup: WorkerSetup) -> None:
     """
     _exit_with_parent()
     # One thread each: the run's own process needs a core for writing.
-    scorer = Scorer(
-        setup.models_dir, setup.playbook, low_confidence=setup.low_confidence, threads=1
-    )
-    _Worker.scorer = scorer
+    _Worker.serving = ServingModel(setup.models_dir, threads=1)
+    _Worker.advisor = Advisor(setup.playbook, setup.low_confidence)
     _Worker.sessions = make_sessionmaker(make_engine(setup.database_url))
     heap.settle()
     heap.keep_freed_memory()
 
 
-def _read_and_score_in_worker(span: Span, as_of: datetime, version: str, checksum: str) -> Scored:
-    scorer = _Worker.scorer
-    if not scorer.loaded or scorer.serving.model.version != version:
+def _read_and_score_in_worker(
+    span: Span, as_of: datetime, version: str, checksum: str
+) -> ScoredChunk:
+    serving = _Worker.serving
+    if not serving.loaded or serving.model.version != version:
         vetting.remember(checksum)  # vetted by the run; a file changed since is vetted anew
-        scorer.activate(version)
-    return _read_and_score(_Worker.sessions, scorer, scorer.serving, span, as_of)
+        serving.activate(version)
+    return _read_and_score(_Worker.sessions, _Worker.advisor, serving.predictor, span, as_of)
 
 
 def _exit_with_parent() -> None:

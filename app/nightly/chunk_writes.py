@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import UTCDateTime, driver_connection, is_postgres
 from app.nightly.chunks import Span
 from app.scoring.results import render
-from app.scoring.state_changes import record_changes, stored_time
+from app.scoring.state_changes import StateChange, record_changes, stored_time
 from training.features import RAW_COUNT_INPUTS
 
 STAGE = "rescore_stage"
@@ -36,7 +36,7 @@ _CUSTOMER = table("customer", column("customer_id"), column("row_version"))
 
 
 @dataclass
-class Scored:
+class ScoredChunk:
     """A chunk's new inputs and scores, a column each, with the row versions and states read.
 
     Columns rather than an object per customer: the nightly run writes a million of them.
@@ -57,23 +57,23 @@ class Scored:
         return len(self.ids)
 
     @classmethod
-    def empty(cls) -> Scored:
+    def empty(cls) -> ScoredChunk:
         """No customers (a chunk whose customers all went before it was read)."""
         return cls(**{f.name: [] for f in fields(cls)})
 
-    def take(self, rows: Sequence[int]) -> Scored:
+    def take(self, rows: Sequence[int]) -> ScoredChunk:
         """The customers at positions `rows`."""
         columns = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Scored(**{name: [column[i] for i in rows] for name, column in columns.items()})
+        return ScoredChunk(**{name: [column[i] for i in rows] for name, column in columns.items()})
 
-    def __add__(self, other: Scored) -> Scored:
-        return Scored(
+    def __add__(self, other: ScoredChunk) -> ScoredChunk:
+        return ScoredChunk(
             **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
         )
 
 
 def write_chunk(
-    session: Session, rows: Scored, *, span: Span, as_of: datetime, model_version: str
+    session: Session, rows: ScoredChunk, *, span: Span, as_of: datetime, model_version: str
 ) -> set[str]:
     """Store the rows whose customers did not change since they were read; return their ids.
 
@@ -101,7 +101,7 @@ def write_chunk(
     return written
 
 
-def _values(rows: Scored) -> list[tuple[Any, ...]]:
+def _values(rows: ScoredChunk) -> list[tuple[Any, ...]]:
     """Each customer's `_STAGED` columns, then its score document."""
     return [
         (customer_id, version, *counts, state, confidence, code, document)
@@ -119,7 +119,7 @@ def _values(rows: Scored) -> list[tuple[Any, ...]]:
 
 
 def _update_postgres(
-    session: Session, rows: Scored, span: Span, *, as_of: datetime, version: str
+    session: Session, rows: ScoredChunk, span: Span, *, as_of: datetime, version: str
 ) -> set[str]:
     """COPY into a staging table, then one set-based UPDATE guarded by the row versions."""
     columns = ", ".join(f"{n} {_SQL_TYPES.get(n, 'INTEGER')}" for n in _STAGED)
@@ -152,7 +152,7 @@ def _update_postgres(
 
 
 def _update_sqlite(
-    session: Session, rows: Scored, span: Span, *, as_of: datetime, version: str
+    session: Session, rows: ScoredChunk, span: Span, *, as_of: datetime, version: str
 ) -> set[str]:
     """Read the row versions, then one executemany UPDATE of the customers still unchanged.
 
@@ -184,7 +184,7 @@ def _update_sqlite(
     return {rows.ids[i] for i in fresh}
 
 
-def _history(session: Session, moved: Scored, *, as_of: datetime, model_version: str) -> None:
+def _history(session: Session, moved: ScoredChunk, *, as_of: datetime, model_version: str) -> None:
     """History and outbox rows for the customers whose state changed (`history.py`)."""
     reads = [
         render(
@@ -198,6 +198,5 @@ def _history(session: Session, moved: Scored, *, as_of: datetime, model_version:
             moved.ids, moved.states, moved.confidence, moved.documents, strict=True
         )
     ]
-    record_changes(
-        session, list(zip(moved.old_states, reads, strict=True)), now=as_of, source="rescore"
-    )
+    changes = [StateChange(old, read) for old, read in zip(moved.old_states, reads, strict=True)]
+    record_changes(session, changes, now=as_of, source="rescore")

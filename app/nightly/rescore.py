@@ -22,13 +22,19 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict
 from app.nightly import lease
 from app.nightly import run_records as runs
-from app.nightly.chunk_scoring import PoolScoring, Scoring, score_chunk
-from app.nightly.chunk_writes import Scored, write_chunk
+from app.nightly.chunk_scoring import (
+    InProcessChunkScorer,
+    WorkerPoolChunkScorer,
+    score_chunk,
+)
+from app.nightly.chunk_writes import ScoredChunk, write_chunk
 from app.nightly.chunks import Span, next_span, reread
 from app.nightly.run_records import Claim, Shard, Transitions
 from app.nightly.worker_setup import WorkerSetup
 from app.nightly.workers import start_workers
-from app.scoring.serving import Scorer, Serving
+from app.scoring.advice import Advisor
+from app.scoring.serving import ServingModel
+from training.prediction import Predictor
 
 RETRIES = 3
 """Times a chunk reads again customers that webhooks keep changing, before giving up."""
@@ -49,7 +55,8 @@ class RunSummary:
 
 def rescore_all(
     sessions: Callable[[], Session],
-    scorer: Scorer,
+    serving: ServingModel,
+    advisor: Advisor,
     *,
     as_of: datetime | None = None,
     chunk_size: int = 10_000,
@@ -71,13 +78,13 @@ def rescore_all(
     Conflict while another run's lease is live; the lease lasts `lease_seconds` after this
     process last renewed it.
     """
-    serving = scorer.serving  # one model for the whole run
+    predictor = serving.predictor  # one model for the whole run
     try:
         claim = runs.claim(
             sessions,
             run_id=resume or run,
             shard=shard or Shard(),
-            version=serving.model.version,
+            version=predictor.model.version,
             as_of=as_of,
             dry_run=dry_run,
             resume=resume is not None,
@@ -89,7 +96,7 @@ def rescore_all(
         raise
     try:
         with lease.Heartbeat(sessions, claim.run_id, lease_seconds):
-            _run(sessions, scorer, serving, claim, chunk_size, on_chunk, workers, pool)
+            _run(sessions, advisor, predictor, claim, chunk_size, on_chunk, workers, pool)
     except BaseException as exc:
         runs.finish(sessions, claim, status="failed", error=str(exc)[:500] or type(exc).__name__)
         raise
@@ -101,8 +108,8 @@ def rescore_all(
 
 def _run(
     sessions: Callable[[], Session],
-    scorer: Scorer,
-    serving: Serving,
+    advisor: Advisor,
+    predictor: Predictor,
     claim: Claim,
     size: int,
     on_chunk: Callable[[int], None] | None,
@@ -110,19 +117,22 @@ def _run(
     pool: ProcessPoolExecutor | None,
 ) -> None:
     """Walk the customers chunk by chunk; with `workers`, chunks are read and scored in that
-    many processes while this one finds the next ones and writes the last (`scoring.py`).
+    many processes while this one finds the next ones and writes the last
+    (`chunk_scoring.py`).
 
     Chunks are written one at a time and in order, each with its cursor, so a crash leaves
     the same state with workers or without: every committed chunk and the cursor after the
     last; chunks read ahead are read again on resume.
     """
     if workers:
-        pool = pool or start_workers(workers, _setup(sessions, scorer))
-        scoring: Scoring = PoolScoring(sessions, scorer, serving, pool=pool, workers=workers)
+        pool = pool or start_workers(workers, _setup(sessions, predictor, advisor))
+        scoring: InProcessChunkScorer = WorkerPoolChunkScorer(
+            sessions, advisor, predictor, pool=pool, workers=workers
+        )
     else:
-        scoring = Scoring(sessions, scorer, serving)
+        scoring = InProcessChunkScorer(sessions, advisor, predictor)
     cursor = claim.cursor
-    in_flight: deque[tuple[Span, Future[Scored]]] = deque()
+    in_flight: deque[tuple[Span, Future[ScoredChunk]]] = deque()
     walked = False
     try:
         while True:
@@ -137,34 +147,35 @@ def _run(
             if not in_flight:
                 return
             span, scoring_done = in_flight.popleft()
-            _store(sessions, scorer, serving, claim, span, scoring_done.result())
+            _store(sessions, advisor, predictor, claim, span, scoring_done.result())
             if on_chunk is not None:
                 on_chunk(claim.rows)
     finally:
         scoring.close()
 
 
-def _setup(sessions: Callable[[], Session], scorer: Scorer) -> WorkerSetup:
+def _setup(sessions: Callable[[], Session], predictor: Predictor, advisor: Advisor) -> WorkerSetup:
     """What workers need to score as this run does."""
     with sessions() as session:
         url = session.get_bind().engine.url.render_as_string(hide_password=False)
-    return WorkerSetup(url, scorer.models_dir, scorer.playbook, scorer.low_confidence)
+    models_dir = predictor.model.path.parent
+    return WorkerSetup(url, models_dir, advisor.playbook, advisor.low_confidence)
 
 
 def _store(
     sessions: Callable[[], Session],
-    scorer: Scorer,
-    serving: Serving,
+    advisor: Advisor,
+    predictor: Predictor,
     claim: Claim,
     span: Span,
-    scored: Scored,
+    scored: ScoredChunk,
 ) -> None:
     """Write a scored chunk with the shard's cursor and counts in one transaction."""
     rows = claim.rows + len(scored)
     with sessions() as session:
         if not claim.dry_run:
             runs.hold(session, claim)
-            scored = _write(session, scorer, serving, span, scored, claim.as_of)
+            scored = _write(session, advisor, predictor, span, scored, claim.as_of)
         transitions = {old: dict(row) for old, row in claim.transitions.items()}
         changes = 0
         for old, new in zip(scored.old_states, scored.states, strict=True):
@@ -188,18 +199,18 @@ def _store(
 
 def _write(
     session: Session,
-    scorer: Scorer,
-    serving: Serving,
+    advisor: Advisor,
+    predictor: Predictor,
     span: Span,
-    scored: Scored,
+    scored: ScoredChunk,
     as_of: datetime,
-) -> Scored:
+) -> ScoredChunk:
     """Write the chunk at `span`; customers changed meanwhile are read and scored again."""
-    layout = serving.model.layout
+    layout = predictor.model.layout
     with_extras = bool(layout.extra_numeric or layout.extra_categorical)
-    done: Scored | None = None
+    done: ScoredChunk | None = None
     pending = scored
-    version = serving.model.version
+    version = predictor.model.version
     for attempt in range(RETRIES):
         written = write_chunk(session, pending, span=span, as_of=as_of, model_version=version)
         kept = pending.take([i for i, c in enumerate(pending.ids) if c in written])
@@ -214,5 +225,5 @@ def _write(
         fresh = reread(session, stale, as_of=as_of, with_extras=with_extras)
         if fresh is None:  # deleted meanwhile: nothing left to score
             return done
-        pending = score_chunk(scorer, serving, fresh, as_of)
+        pending = score_chunk(advisor, predictor, fresh, as_of)
     raise AssertionError("unreachable: the last attempt returns or raises")

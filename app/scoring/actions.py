@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from app.scoring.results import NextActionView
 from training.features import STATES, CustomerState
 
 ObjectionKind = Literal["price", "after_sales", "trust"]
@@ -210,7 +211,7 @@ def _fixed_why(when: Conditions) -> list[str]:
 
 def next_actions(
     playbook: Playbook, states: npt.NDArray[np.intp], signals: Signals, today: date
-) -> list[dict[str, Any]]:
+) -> list[NextActionView]:
     """Each customer's next action (the `NextActionRead` schema, JSON-ready).
 
     `states` index `STATES`. For each customer the first rule of its state whose conditions
@@ -233,8 +234,8 @@ def next_actions(
             undecided &= ~hit
             if not undecided.any():
                 break
-    shared: dict[int, dict[str, Any]] = {}
-    out: list[dict[str, Any]] = []
+    shared: dict[int, NextActionView] = {}
+    out: list[NextActionView] = []
     for row, r in enumerate(chosen.tolist()):
         action = shared.get(r)
         if action is None:

@@ -16,18 +16,15 @@ scored exactly as it would be alone; a test holds the batcher to that.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from app.metrics import Metrics
+from app.scoring.advice import Advisor
+from app.scoring.results import ScoreView
 from app.scoring.schemas import CustomerRequest
-from app.scoring.service import score_items
-from app.scoring.serving import Scorer, Serving
+from app.scoring.service import count_states, score_requests
+from training.prediction import Predictor, RawInputs
 
 MAX_BATCH = 256
 """More would make the first request of a batch wait for the model on all the others."""
@@ -38,17 +35,17 @@ GATHER_TURNS = 1
 @dataclass(frozen=True)
 class _Waiting:
     item: CustomerRequest
-    raw: npt.NDArray[np.float64]
-    serving: Serving
+    inputs: RawInputs
+    predictor: Predictor
     as_of: datetime | None
-    future: asyncio.Future[dict[str, Any]]
+    future: asyncio.Future[ScoreView]
 
 
 class PredictionBatcher:
     """Gathers concurrent single predictions of one process into batches."""
 
-    def __init__(self, scorer: Scorer, metrics: Metrics) -> None:
-        self.scorer = scorer
+    def __init__(self, advisor: Advisor, metrics: Metrics) -> None:
+        self.advisor = advisor
         self.metrics = metrics
         self._waiting: list[_Waiting] = []
         self._draining: asyncio.Task[None] | None = None
@@ -56,15 +53,17 @@ class PredictionBatcher:
     async def predict(
         self,
         item: CustomerRequest,
-        raw: npt.NDArray[np.float64],
+        inputs: RawInputs,
         *,
-        serving: Serving,
+        predictor: Predictor,
         as_of: datetime | None,
-    ) -> dict[str, Any]:
-        """Score one checked request (`raw`: its `raw_inputs`, which the checks built); the
-        `ScoreRead` view. `as_of` None means now."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(item, raw, serving, as_of, future))
+    ) -> ScoreView:
+        """Score one checked request (`inputs`: its `raw_inputs`, which the checks read).
+
+        `as_of` None means now.
+        """
+        future: asyncio.Future[ScoreView] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(item, inputs, predictor, as_of, future))
         if self._draining is None:
             self._start_draining()
         return await future
@@ -91,15 +90,15 @@ class PredictionBatcher:
                 await asyncio.sleep(0)
             batch = self._take()
             try:
-                reads = self._score(batch)
+                views = self._score(batch)
             except Exception as exc:  # every request of the batch hears of it
                 for waiting in batch:
                     if not waiting.future.done():
                         waiting.future.set_exception(exc)
                 continue
-            for waiting, read in zip(batch, reads, strict=True):
+            for waiting, view in zip(batch, views, strict=True):
                 if not waiting.future.done():  # done: its client went away
-                    waiting.future.set_result(read)
+                    waiting.future.set_result(view)
 
     def _take(self) -> list[_Waiting]:
         """The first waiting request and those that can share its batch, in arrival order."""
@@ -107,16 +106,16 @@ class PredictionBatcher:
         batch: list[_Waiting] = []
         rest: list[_Waiting] = []
         for waiting in self._waiting:
-            same = waiting.serving is first.serving and waiting.as_of == first.as_of
+            same = waiting.predictor is first.predictor and waiting.as_of == first.as_of
             (batch if same and len(batch) < MAX_BATCH else rest).append(waiting)
         self._waiting = rest
         return batch
 
-    def _score(self, batch: list[_Waiting]) -> list[dict[str, Any]]:
+    def _score(self, batch: list[_Waiting]) -> list[ScoreView]:
         first = batch[0]
         when = first.as_of or datetime.now(UTC)
-        raw = first.raw if len(batch) == 1 else np.vstack([w.raw for w in batch])
-        reads = score_items(self.scorer, [w.item for w in batch], when, first.serving, raw)
-        for state, count in Counter(read["state"] for read in reads).items():
-            self.metrics.predictions.labels(state=state).inc(count)
-        return reads
+        inputs = RawInputs.joined([w.inputs for w in batch])
+        items = [w.item for w in batch]
+        views = score_requests(self.advisor, first.predictor, items, inputs, as_of=when)
+        count_states(self.metrics, views)
+        return views

@@ -1,23 +1,24 @@
-"""One model call's results, as columns, and the two forms they leave in: read and stored.
+"""Scores of a batch of customers, and the two forms they leave in: a view and a stored document.
 
-The API answers with a *read* (the `ScoreRead` schema: reasons as sentences, the full next
-action). The database keeps a compact *document* per customer in `customer.latest_score`:
+The API answers with a *view* (`ScoreView`, the `ScoreRead` schema: reasons as sentences, the
+full next action). The database keeps a compact *document* per customer in
+`customer.latest_score` (`StoredScore`):
 
     {"as_of": ..., "p": [five probabilities in funnel order],
      "for": [[feature, value, contribution], ...], "against": [...], "action": {...}}
 
 State, confidence, model version and customer id are columns of the same row, and a reason's
-sentence follows from its feature and value, so none of them is stored twice. Half the bytes
-and no sentence-writing matter when the nightly run rewrites every customer; `render` turns
-a document back into exactly the read the API gave (a test holds the two to it).
+sentence follows from its feature and value, so none of them is stored twice: half the bytes
+and no sentence-writing when the nightly run rewrites every customer. `render` turns a
+document back into exactly the view the API gave (a test holds the two to it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +27,56 @@ from app.scoring.reasons import Reason, describe
 from training.features import STATES
 
 
+class ReasonView(TypedDict):
+    """A signal behind a score (`ReasonRead`)."""
+
+    feature: str
+    value: float | str
+    """Never unknown: an input the caller did not give is no reason (`rank_reasons`)."""
+    contribution: float
+    text: str
+
+
+class NextActionView(TypedDict):
+    """The one action to take now (`NextActionRead`), the due date in ISO form."""
+
+    code: str
+    title: str
+    why: list[str]
+    urgency: str
+    channel: str
+    due_date: str
+
+
+class ScoreView(TypedDict):
+    """What the API answers for a customer (`ScoreRead`), JSON-ready."""
+
+    customer_id: str | None
+    state: str
+    probabilities: dict[str, float]
+    confidence: float
+    model_version: str
+    as_of: str
+    reasons_for: list[ReasonView]
+    reasons_against: list[ReasonView]
+    next_action: NextActionView
+
+
+StoredScore = TypedDict(
+    "StoredScore",
+    {
+        "as_of": str,
+        "p": list[float],
+        "for": list[Reason],
+        "against": list[Reason],
+        "action": NextActionView,
+    },
+)
+"""What the database keeps of a score (see the module's docstring)."""
+
+
 @dataclass(frozen=True)
-class Scores:
+class ScoredCustomers:
     """Scores of a batch of customers, a column per field, in the batch's order."""
 
     model_version: str
@@ -37,10 +86,10 @@ class Scores:
     probabilities: list[list[float]]
     confidence: list[float]
     reasons_for: list[list[Reason]]
-    """Each customer's strongest signals towards its state; stored as JSON arrays."""
+    """Each customer's strongest signals towards its state."""
     reasons_against: list[list[Reason]]
-    actions: list[dict[str, Any]]
-    """The `NextActionRead` of each; customers given the same fixed action share one object."""
+    actions: list[NextActionView]
+    """Customers given the same fixed action share one object."""
 
     def __len__(self) -> int:
         return len(self.confidence)
@@ -50,8 +99,8 @@ class Scores:
         """Each customer's state."""
         return [STATES[w] for w in self.winners.tolist()]
 
-    def reads(self, customer_ids: Sequence[str | None]) -> list[dict[str, Any]]:
-        """The API's view of each score (the `ScoreRead` schema), JSON-ready."""
+    def views(self, customer_ids: Sequence[str | None]) -> list[ScoreView]:
+        """The API's view of each score."""
         when = iso(self.as_of)
         return [
             {
@@ -83,8 +132,8 @@ class Scores:
             )
         ]
 
-    def documents(self) -> list[dict[str, Any]]:
-        """What the database keeps of each score (see the module's docstring)."""
+    def documents(self) -> list[StoredScore]:
+        """What the database keeps of each score."""
         when = iso(self.as_of)
         return [
             {"as_of": when, "p": row, "for": pro, "against": con, "action": action}
@@ -98,31 +147,31 @@ class Scores:
         ]
 
 
-def document_of(read: dict[str, Any]) -> dict[str, Any]:
-    """The stored document of one read (for the paths that score a few customers)."""
+def document_of(view: ScoreView) -> StoredScore:
+    """The stored document of one view (for the paths that score a few customers)."""
     return {
-        "as_of": read["as_of"],
-        "p": [read["probabilities"][s] for s in STATES],
-        "for": [[r["feature"], r["value"], r["contribution"]] for r in read["reasons_for"]],
-        "against": [[r["feature"], r["value"], r["contribution"]] for r in read["reasons_against"]],
-        "action": read["next_action"],
+        "as_of": view["as_of"],
+        "p": [view["probabilities"][s] for s in STATES],
+        "for": [_stored_reason(r) for r in view["reasons_for"]],
+        "against": [_stored_reason(r) for r in view["reasons_against"]],
+        "action": view["next_action"],
     }
 
 
 def render(
-    document: dict[str, Any],
+    document: StoredScore | ScoreView,
     *,
     customer_id: str,
     state: str,
     confidence: float,
     model_version: str,
-) -> dict[str, Any]:
-    """The read a stored document was made from, with the row's own columns put back.
+) -> ScoreView:
+    """The view a stored document was made from, with the row's own columns put back.
 
-    Documents stored before the compact form are reads already and come back as they are.
+    Documents stored before the compact form are views already and come back as they are.
     """
     if "reasons_for" in document:
-        return document
+        return cast(ScoreView, document)
     return {
         "customer_id": customer_id,
         "state": state,
@@ -130,17 +179,17 @@ def render(
         "confidence": confidence,
         "model_version": model_version,
         "as_of": document["as_of"],
-        "reasons_for": [_reason(r) for r in document["for"]],
-        "reasons_against": [_reason(r) for r in document["against"]],
+        "reasons_for": [_reason_view(r) for r in document["for"]],
+        "reasons_against": [_reason_view(r) for r in document["against"]],
         "next_action": document["action"],
     }
 
 
-def stored_action(document: dict[str, Any] | None) -> dict[str, Any]:
+def stored_action(document: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """The next action in a stored document of either form ({} when there is none)."""
     if not document:
         return {}
-    action: dict[str, Any] = document.get("action") or document.get("next_action") or {}
+    action: Mapping[str, Any] = document.get("action") or document.get("next_action") or {}
     return action
 
 
@@ -149,7 +198,12 @@ def iso(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
-def _reason(reason: Reason | list[Any]) -> dict[str, Any]:
+def _stored_reason(reason: ReasonView) -> Reason:
+    return (reason["feature"], reason["value"], reason["contribution"])
+
+
+def _reason_view(reason: Reason | Sequence[Any]) -> ReasonView:
+    """A stored reason (a JSON array once read back) as the API shows it."""
     feature, value, contribution = reason
     return {
         "feature": feature,

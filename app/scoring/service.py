@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.metrics import Metrics
+from app.scoring.advice import Advisor
 from app.scoring.checks import CLOCK_SKEW, check_inputs
-from app.scoring.results import document_of
+from app.scoring.results import ScoreView, document_of
 from app.scoring.schemas import CustomerRequest
-from app.scoring.serving import Scorer, Serving, raw_inputs, request_matrix
-from app.tables import Customer, CustomerScore, Notification
+from app.scoring.serving import ServingModel
+from app.scoring.state_changes import StateChange, record_changes
+from app.tables import Customer
 from training.features import RAW_COUNT_INPUTS
+from training.prediction import Predictor, RawInputs
 
 
 def resolve_as_of(as_of: datetime | None, now: datetime) -> datetime:
@@ -32,54 +31,55 @@ def resolve_as_of(as_of: datetime | None, now: datetime) -> datetime:
     return as_of.astimezone(UTC)
 
 
-def score_items(
-    scorer: Scorer,
-    items: Sequence[CustomerRequest],
-    as_of: datetime,
-    serving: Serving,
-    raw: npt.NDArray[np.float64] | None = None,
-) -> list[dict[str, Any]]:
-    """Score checked inputs in one model call; the API's view of each (`ScoreRead`).
+def raw_inputs(items: Sequence[CustomerRequest]) -> RawInputs:
+    """The requests' raw inputs, as the checks and the model read them."""
+    return RawInputs.of_rows([vars(item) for item in items])
 
-    `raw` is `raw_inputs` of the items when the caller has it already.
-    """
-    rows = [vars(item) for item in items]
-    raw = raw_inputs(rows) if raw is None else raw
-    matrix = request_matrix(raw, rows, as_of, serving.model.layout)
+
+def score_requests(
+    advisor: Advisor,
+    predictor: Predictor,
+    items: Sequence[CustomerRequest],
+    inputs: RawInputs,
+    *,
+    as_of: datetime,
+) -> list[ScoreView]:
+    """Score checked requests (`inputs`: their `raw_inputs`) in one model call."""
     kinds = [item.objection_kind for item in items]
-    ids = [item.customer_id for item in items]
-    return scorer.score(matrix, kinds, as_of=as_of, serving=serving).reads(ids)
+    scores = advisor.score(predictor, inputs, kinds, as_of=as_of)
+    return scores.views([item.customer_id for item in items])
 
 
 def predict(
-    scorer: Scorer,
+    serving: ServingModel,
+    advisor: Advisor,
     metrics: Metrics,
     items: Sequence[CustomerRequest],
     *,
     as_of: datetime | None,
-) -> list[dict[str, Any]]:
+) -> list[ScoreView]:
     """Validate and score; nothing is stored (see `store_scores`)."""
-    now = datetime.now(UTC)
-    when = resolve_as_of(as_of, now)
-    serving = scorer.serving  # one model for the whole request, even if another is activated
-    raw = raw_inputs([vars(item) for item in items])
-    check_inputs(items, raw, serving.model, when, prefix="customers.")
-    reads = score_items(scorer, items, when, serving, raw)
-    for state, count in Counter(read["state"] for read in reads).items():
+    when = resolve_as_of(as_of, datetime.now(UTC))
+    predictor = serving.predictor  # one model for the whole request, even if another is activated
+    inputs = raw_inputs(items)
+    check_inputs(items, inputs.values, predictor.model, when, prefix="customers.")
+    views = score_requests(advisor, predictor, items, inputs, as_of=when)
+    count_states(metrics, views)
+    return views
+
+
+def count_states(metrics: Metrics, views: Sequence[ScoreView]) -> None:
+    """Count predictions by state, one metric update per state."""
+    for state, count in Counter(view["state"] for view in views).items():
         metrics.predictions.labels(state=state).inc(count)
-    return reads
 
 
 def store_scores(
-    session: Session,
-    items: Sequence[CustomerRequest],
-    reads: Sequence[dict[str, Any]],
-    *,
-    source: str = "api",
+    session: Session, items: Sequence[CustomerRequest], views: Sequence[ScoreView]
 ) -> None:
     """Upsert the inputs and latest score of customers with an id; add history on a change."""
     now = datetime.now(UTC)
-    pairs = [(item, read) for item, read in zip(items, reads, strict=True) if item.customer_id]
+    pairs = [(item, view) for item, view in zip(items, views, strict=True) if item.customer_id]
     if not pairs:
         return
     ids = [item.customer_id for item, _ in pairs]
@@ -87,7 +87,8 @@ def store_scores(
         c.customer_id: c
         for c in session.scalars(select(Customer).where(Customer.customer_id.in_(ids)))
     }
-    for item, read in pairs:
+    changes: list[StateChange] = []
+    for item, view in pairs:
         assert item.customer_id is not None
         customer = existing.get(item.customer_id)
         if customer is None:
@@ -97,67 +98,17 @@ def store_scores(
             setattr(customer, name, getattr(item, name))
         customer.first_contact_at = item.first_contact_at
         customer.last_contact_at = item.last_contact_at
-        customer.inputs_as_of = datetime.fromisoformat(read["as_of"])
+        customer.inputs_as_of = datetime.fromisoformat(view["as_of"])
         customer.extras = dict(item.extras)
         customer.objection_kind = item.objection_kind
         customer.updated_at = now
-        record_score(session, customer, read, now=now, source=source)
-    session.flush()
-
-
-def state_change_payload(
-    customer_id: str, old_state: str | None, read: dict[str, Any]
-) -> dict[str, Any]:
-    """The outbox notification's body: what subscribers are told about a state change."""
-    return {
-        "type": "customer.state_changed",
-        "customer_id": customer_id,
-        "old_state": old_state,
-        "new_state": read["state"],
-        "probabilities": read["probabilities"],
-        "reasons_for": read["reasons_for"],
-        "reasons_against": read["reasons_against"],
-        "next_action": read["next_action"],
-        "model_version": read["model_version"],
-        "as_of": read["as_of"],
-    }
-
-
-def record_score(
-    session: Session, customer: Customer, read: dict[str, Any], *, now: datetime, source: str
-) -> None:
-    """Set the customer's latest score; keep history of state changes only.
-
-    A change caused by an event or the nightly run (not by the CRM's own API call) also goes
-    to the outbox in the same transaction, so it is sent if and only if the score is stored.
-    """
-    if customer.state is not None and customer.state != read["state"] and source != "api":
-        session.add(
-            Notification(
-                notification_id=f"msg_{uuid.uuid4().hex}",
-                customer_id=customer.customer_id,
-                created_at=now,
-                payload=state_change_payload(customer.customer_id, customer.state, read),
-            )
-        )
-    if customer.state != read["state"]:
-        session.add(
-            CustomerScore(
-                customer_id=customer.customer_id,
-                scored_at=now,
-                as_of=datetime.fromisoformat(read["as_of"]),
-                previous_state=customer.state,
-                state=read["state"],
-                confidence=read["confidence"],
-                probabilities=read["probabilities"],
-                model_version=read["model_version"],
-                action_code=read["next_action"]["code"],
-                source=source,
-            )
-        )
-    customer.state = read["state"]
-    customer.confidence = read["confidence"]
-    customer.action_code = read["next_action"]["code"]
-    customer.model_version = read["model_version"]
-    customer.scored_at = now
-    customer.latest_score = document_of(read)
+        if customer.state != view["state"]:
+            changes.append(StateChange(customer.state, view))
+        customer.state = view["state"]
+        customer.confidence = view["confidence"]
+        customer.action_code = view["next_action"]["code"]
+        customer.model_version = view["model_version"]
+        customer.scored_at = now
+        customer.latest_score = dict(document_of(view))
+    session.flush()  # the customers' rows exist before their history refers to them
+    record_changes(session, changes, now=now, source="api")

@@ -1,9 +1,9 @@
-"""What a state change leaves behind: a history row and, for the CRM, an outbox notification.
+"""The one writer of a state change: a history row and, for the CRM, an outbox notification.
 
-Written in the scoring transaction, so a change is reported if and only if its score is
-stored. The nightly run and the webhooks write many at once, through the driver's
-executemany: SQLAlchemy's per-value processing (a JSON encoder, a time conversion) cost more
-than the database's inserts.
+Every path that scores (the API, the webhooks, the nightly run) comes here, in its scoring
+transaction, so a change is reported if and only if its score is stored. Rows go in bulk
+through the driver's executemany: SQLAlchemy's per-value processing (a JSON encoder, a time
+conversion) cost more than the database's inserts.
 """
 
 from __future__ import annotations
@@ -12,14 +12,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime, driver_connection, is_postgres
-from app.scoring.service import state_change_payload
+from app.notifications.payload import state_changed
+from app.scoring.results import ScoreView
+
+Source = Literal["api", "webhook", "rescore"]
+"""What caused a score: the CRM's own API call, an event it pushed, or the nightly run."""
 
 _HISTORY_COLUMNS = (
     "customer_id",
@@ -35,15 +39,23 @@ _HISTORY_COLUMNS = (
 )
 
 
+class StateChange(NamedTuple):
+    """A customer whose new score's state differs from the one it had (None: first score)."""
+
+    previous: str | None
+    score: ScoreView
+
+
+def notifies(change: StateChange, source: Source) -> bool:
+    """Whether subscribers hear of a change: not of a first score (no change to report), and
+    not of one the CRM caused by its own API call (it has the answer already)."""
+    return change.previous is not None and source != "api"
+
+
 def record_changes(
-    session: Session,
-    changes: Sequence[tuple[str | None, dict[str, Any]]],
-    *,
-    now: datetime,
-    source: str,
+    session: Session, changes: Sequence[StateChange], *, now: datetime, source: Source
 ) -> None:
-    """For each (previous state, read) whose state changed: a history row, and a notification
-    when the customer had a state before (a first score is no change to report)."""
+    """A history row for each change, and a notification for those that `notifies`."""
     when = stored_time(session, now)
     insert_many(
         session,
@@ -51,18 +63,18 @@ def record_changes(
         _HISTORY_COLUMNS,
         [
             (
-                read["customer_id"],
+                score["customer_id"],
                 when,
-                stored_time(session, datetime.fromisoformat(read["as_of"])),
-                old,
-                read["state"],
-                read["confidence"],
-                orjson.dumps(read["probabilities"]).decode(),
-                read["model_version"],
-                read["next_action"]["code"],
+                stored_time(session, datetime.fromisoformat(score["as_of"])),
+                previous,
+                score["state"],
+                score["confidence"],
+                orjson.dumps(score["probabilities"]).decode(),
+                score["model_version"],
+                score["next_action"]["code"],
                 source,
             )
-            for old, read in changes
+            for previous, score in changes
         ],
         json=("probabilities",),
     )
@@ -73,15 +85,22 @@ def record_changes(
         [
             (
                 f"msg_{uuid.uuid4().hex}",
-                read["customer_id"],
+                change.score["customer_id"],
                 when,
-                orjson.dumps(state_change_payload(read["customer_id"], old, read)).decode(),
+                orjson.dumps(_payload(change)).decode(),
             )
-            for old, read in changes
-            if old is not None
+            for change in changes
+            if notifies(change, source)
         ],
         json=("payload",),
     )
+
+
+def _payload(change: StateChange) -> Any:
+    customer_id, previous = change.score["customer_id"], change.previous
+    assert customer_id is not None  # only stored customers change state
+    assert previous is not None  # `notifies`
+    return state_changed(customer_id, previous, change.score)
 
 
 def insert_many(

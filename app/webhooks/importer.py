@@ -17,7 +17,8 @@ import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.scoring.serving import Scorer
+from app.scoring.advice import Advisor
+from app.scoring.serving import ServingModel
 from app.webhooks import service
 from app.webhooks.schemas import CrmEvent
 from training.dataset import read_table
@@ -67,7 +68,8 @@ def read_events(path: Path) -> list[CrmEvent]:
 
 def import_events(
     sessions: Callable[[], Session],
-    scorer: Scorer,
+    serving: ServingModel,
+    advisor: Advisor,
     events: list[CrmEvent],
     *,
     as_of: datetime,
@@ -86,7 +88,7 @@ def import_events(
         with sessions() as session:
             new = service.store_events(session, batch, source=source, now=as_of)
             touched = sorted({e.customer_id for e in new})
-            service.refresh_customers(session, scorer, touched, as_of=as_of)
+            service.refresh_customers(session, serving, advisor, touched, as_of=as_of)
             session.commit()
         result.accepted += len(new)
         result.customers += len(touched)

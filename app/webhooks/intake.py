@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.scoring.serving import Scorer
+from app.scoring.advice import Advisor
+from app.scoring.serving import ServingModel
 from app.webhooks import service
 from app.webhooks.schemas import CrmEvent, DeliveryRead
 
@@ -46,13 +47,15 @@ class Intake:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        scorer: Scorer,
+        serving: ServingModel,
+        advisor: Advisor,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         at_once: int = 1,
     ) -> None:
         self.sessions = sessions
-        self.scorer = scorer
+        self.serving = serving
+        self.advisor = advisor
         self.clock = clock
         """The time live features are computed as of (tests replay history at a fixed time)."""
         self.at_once = at_once
@@ -153,7 +156,9 @@ class Intake:
             inserted = service.insert_new(session, tagged, now=now)
             news = [service.take_inserted(inserted, w.source, w.events) for w in group]
             touched = {e.customer_id for new in news for e in new}
-            changed = service.refresh_customers(session, self.scorer, sorted(touched), as_of=now)
+            changed = service.refresh_customers(
+                session, self.serving, self.advisor, sorted(touched), as_of=now
+            )
             session.commit()  # the senders' 2xx go out only after this
         self.transactions += 1
         reads = []

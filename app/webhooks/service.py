@@ -21,22 +21,22 @@ from sqlalchemy.orm import Session
 from app.db import UTCDateTime, driver_connection, is_postgres
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
+from app.scoring.advice import Advisor
 from app.scoring.checks import CLOCK_SKEW
-from app.scoring.results import Scores, render
-from app.scoring.serving import Scorer
-from app.scoring.state_changes import record_changes
+from app.scoring.results import ScoredCustomers, StoredScore, render
+from app.scoring.serving import ServingModel
+from app.scoring.state_changes import StateChange, record_changes
 from app.tables import Customer, InteractionEvent, shard_key
 from app.webhooks import postgres
 from app.webhooks.schemas import CrmEvent, as_payload
-from training.design import design_array
 from training.features import (
     KIND_INDEX,
     RAW_COUNT_INPUTS,
     aggregate_events,
     datetime_of,
     epoch_seconds_of,
-    feature_matrix,
 )
+from training.prediction import RawInputs
 
 OBJECTION_KINDS = frozenset(get_args(ObjectionKind))
 _CUSTOMER = cast(Table, Customer.__table__)
@@ -112,7 +112,12 @@ def insert_new(
 
 
 def refresh_customers(
-    session: Session, scorer: Scorer, customer_ids: Sequence[str], *, as_of: datetime
+    session: Session,
+    serving: ServingModel,
+    advisor: Advisor,
+    customer_ids: Sequence[str],
+    *,
+    as_of: datetime,
 ) -> set[str]:
     """Recompute inputs from every stored event of these customers, rescore them; return
     those whose state changed (a first score is no change).
@@ -156,20 +161,15 @@ def refresh_customers(
     latest = _latest_objection_kinds(history)
     kinds = [latest.get(i, stored[i][2]) for i in ids]
     extras = [stored[i][1] or {} for i in ids]
-    serving = scorer.serving
-    layout = serving.model.layout
-    matrix = design_array(
-        feature_matrix(values, now),
-        {k: [e.get(k) for e in extras] for k in layout.extra_numeric + layout.extra_categorical},
-        layout,
+    scores = advisor.score(
+        serving.predictor, RawInputs.of_columns(values, extras), kinds, as_of=as_of
     )
-    scores = scorer.score(matrix, kinds, as_of=as_of, serving=serving)
     # Stored documents for all; the API's fuller view only for the few whose state moved.
     documents = scores.documents()
     states = scores.states
     _update(session, ids, values, kinds, scores, documents, as_of)
     changes = [
-        (
+        StateChange(
             stored[customer_id][0],
             render(
                 documents[n],
@@ -183,7 +183,7 @@ def refresh_customers(
         if stored[customer_id][0] != states[n]
     ]
     record_changes(session, changes, now=as_of, source="webhook")
-    return {read["customer_id"] for old, read in changes if old is not None}
+    return {i for i in ids if stored[i][0] is not None and stored[i][0] != states[position[i]]}
 
 
 def _cursor(session: Session) -> Any:
@@ -230,8 +230,8 @@ def _update(
     ids: list[str],
     values: dict[str, npt.NDArray[np.float64]],
     kinds: list[str | None],
-    scores: Scores,
-    documents: list[dict[str, Any]],
+    scores: ScoredCustomers,
+    documents: list[StoredScore],
     as_of: datetime,
 ) -> None:
     """Store the new inputs and scores in one statement; the row version moves on, so the

@@ -90,8 +90,8 @@ def test_the_nightly_run_scores_with_the_active_model_unless_told_otherwise(
     pinned = settings.model_copy(update={"model_version": trained.version})
     as_rescore_with_model = build_runtime(pinned, Metrics(), need_model=True)
     try:
-        assert as_rescore.scorer.model.version == second_version
-        assert as_rescore_with_model.scorer.model.version == trained.version
+        assert as_rescore.serving.model.version == second_version
+        assert as_rescore_with_model.serving.model.version == trained.version
     finally:
         as_rescore.engine.dispose()
         as_rescore_with_model.engine.dispose()
@@ -144,15 +144,15 @@ def test_the_later_of_an_activation_and_a_promotion_serves(
         active.record(db, second_version, by="someone")
         db.commit()
         follower.sync()
-        assert runtime.scorer.model.version == second_version
+        assert runtime.serving.model.version == second_version
         time.sleep(0.01)  # a promotion strictly after the activation, on any clock resolution
         registry.write_pointer(models_dir, trained.version)
         follower.sync()
-        assert runtime.scorer.model.version == trained.version
+        assert runtime.serving.model.version == trained.version
         active.record(db, second_version, by="someone")
         db.commit()
         follower.sync()
-        assert runtime.scorer.model.version == second_version
+        assert runtime.serving.model.version == second_version
     finally:
         runtime.engine.dispose()
 
@@ -168,11 +168,11 @@ def test_a_model_that_could_not_load_is_tried_again_without_a_restart(
     fast = settings.model_copy(update={"active_model_poll_seconds": 0.01})
     runtime = build_runtime(fast, Metrics())
     try:
-        assert not runtime.scorer.loaded
+        assert not runtime.serving.loaded
         assert runtime.follower.problem is not None
         aside.rename(booster)
-        _eventually(lambda: _synced(runtime.follower) and runtime.scorer.loaded, "a retry")
-        assert runtime.scorer.model.version == trained.version
+        _eventually(lambda: _synced(runtime.follower) and runtime.serving.loaded, "a retry")
+        assert runtime.serving.model.version == trained.version
         assert runtime.follower.problem is None
     finally:
         runtime.engine.dispose()
@@ -195,7 +195,7 @@ def test_an_activation_holds_against_a_registry_clock_running_ahead(
     try:
         runtime.follower.activate(second_version, by="someone")
         runtime.follower.sync()
-        assert runtime.scorer.model.version == second_version
+        assert runtime.serving.model.version == second_version
         assert runtime.follower.choice().source == "activation"
     finally:
         runtime.engine.dispose()

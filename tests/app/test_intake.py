@@ -34,7 +34,9 @@ def crm_event(event_id: str, customer: str, hours: int = 1) -> CrmEvent:
 
 def intake_of(client: TestClient, at_once: int = 1) -> Intake:
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return Intake(runtime.sessions, runtime.scorer, clock=lambda: NOW, at_once=at_once)
+    return Intake(
+        runtime.sessions, runtime.serving, runtime.advisor, clock=lambda: NOW, at_once=at_once
+    )
 
 
 def deliver_together(
@@ -87,10 +89,12 @@ def test_a_failing_delivery_fails_alone(
     intake = intake_of(client)
     refresh = service.refresh_customers
 
-    def poisoned(session: Session, scorer: Any, ids: Sequence[str], **kwargs: Any) -> set[str]:
+    def poisoned(
+        session: Session, serving: Any, advisor: Any, ids: Sequence[str], **kwargs: Any
+    ) -> set[str]:
         if "poison" in ids:
             raise RuntimeError("this customer breaks the transaction")
-        return refresh(session, scorer, ids, **kwargs)
+        return refresh(session, serving, advisor, ids, **kwargs)
 
     monkeypatch.setattr(service, "refresh_customers", poisoned)
     reads = deliver_together(
@@ -155,8 +159,10 @@ def test_a_state_change_counts_once_in_a_group(
     intake = intake_of(client)
     refresh = service.refresh_customers
 
-    def moved(session: Session, scorer: Any, ids: Sequence[str], **kwargs: Any) -> set[str]:
-        refresh(session, scorer, ids, **kwargs)
+    def moved(
+        session: Session, serving: Any, advisor: Any, ids: Sequence[str], **kwargs: Any
+    ) -> set[str]:
+        refresh(session, serving, advisor, ids, **kwargs)
         return {"x"}  # as if x's state had changed
 
     monkeypatch.setattr(service, "refresh_customers", moved)

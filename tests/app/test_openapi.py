@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.notifications.payload import state_changed
 from app.openapi import REQUEST_EXAMPLES, ROUTE_ERRORS, Problem
-from app.scoring.service import state_change_payload
 from app.webhooks.docs import StateChanged
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -138,7 +138,7 @@ def test_the_documented_notification_is_the_payload_subscribers_get(
     client: TestClient, score_key: dict[str, str]
 ) -> None:
     read = client.post("/v1/predict", json={"visits": 4}, headers=score_key).json()
-    payload = state_change_payload("crm-1", "potential", read)
+    payload = state_changed("crm-1", "potential", read)
     assert StateChanged.model_validate(payload).model_dump(mode="json", exclude={"as_of"}) == {
         k: v for k, v in payload.items() if k != "as_of"
     }

@@ -13,7 +13,7 @@ from tests.factories import customer_body
 from training.artifacts import load_model
 from training.dataset import load_customers
 from training.features import STATES
-from training.scoring import PROBABILITY_COLUMNS, score_table
+from training.offline_scoring import PROBABILITY_COLUMNS, score_table
 from training.simulation import Simulation
 from training.train import TrainResult
 

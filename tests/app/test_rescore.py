@@ -19,6 +19,7 @@ from app.nightly import run_records as runs
 from app.nightly.rescore import rescore_all
 from app.nightly.run_records import break_lock
 from app.runtime import Runtime
+from app.scoring.advice import Advisor
 from app.tables import Customer, JobLock, ScoringRun
 from tests.factories import customer_body
 from training.features import STATES
@@ -40,20 +41,18 @@ def runtime_of(client: TestClient) -> Runtime:
     return runtime
 
 
-def before_scoring(
-    monkeypatch: pytest.MonkeyPatch, runtime: Runtime, action: Callable[[int], None]
-) -> list[int]:
-    """Call `action(n)` before the scorer's n-th model call (from 1); return the rows scored
-    by each call, so a test can tell what the run read again."""
-    original = runtime.scorer.score
+def before_scoring(monkeypatch: pytest.MonkeyPatch, action: Callable[[int], None]) -> list[int]:
+    """Call `action(n)` before the n-th model call (from 1); return the rows scored by each
+    call, so a test can tell what the run read again."""
+    original = Advisor.score
     calls: list[int] = []
 
-    def score(matrix: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(len(matrix))
+    def score(advisor: Advisor, predictor: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(inputs))
         action(len(calls))
-        return original(matrix, *args, **kwargs)
+        return original(advisor, predictor, inputs, *args, **kwargs)
 
-    monkeypatch.setattr(runtime.scorer, "score", score)
+    monkeypatch.setattr(Advisor, "score", score)
     return calls
 
 
@@ -70,7 +69,12 @@ def test_rescore_scores_everyone_once_and_decays_silent_customers(
     later = simulation.as_of.to_pydatetime() + timedelta(days=75)
     before = {c.customer_id: c.state for c in db.scalars(select(Customer))}
     summary = rescore_all(
-        runtime.sessions, runtime.scorer, as_of=later, chunk_size=70, workers=workers
+        runtime.sessions,
+        runtime.serving,
+        runtime.advisor,
+        as_of=later,
+        chunk_size=70,
+        workers=workers,
     )
     assert summary.rows == 300
     assert sum(sum(row.values()) for row in summary.transitions.values()) == 300
@@ -97,7 +101,9 @@ def test_rescore_dry_run_writes_no_scores(
     versions = {c.customer_id: c.row_version for c in db.scalars(select(Customer))}
     runtime = runtime_of(client)
     later = simulation.as_of.to_pydatetime() + timedelta(days=75)
-    summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later, dry_run=True)
+    summary = rescore_all(
+        runtime.sessions, runtime.serving, runtime.advisor, as_of=later, dry_run=True
+    )
     assert summary.rows == 50
     db.expire_all()
     assert {c.customer_id: c.row_version for c in db.scalars(select(Customer))} == versions
@@ -123,11 +129,11 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(
     db.commit()
     runtime = runtime_of(client)
     with pytest.raises(Conflict, match="deadbeef is in progress") as refused:
-        rescore_all(runtime.sessions, runtime.scorer)
+        rescore_all(runtime.sessions, runtime.serving, runtime.advisor)
     assert "elsewhere:1" in refused.value.message
     assert "`dealnode rescore --resume deadbeef`" in refused.value.message
     assert break_lock(runtime.sessions) == "deadbeef"
-    assert rescore_all(runtime.sessions, runtime.scorer).rows == 5
+    assert rescore_all(runtime.sessions, runtime.serving, runtime.advisor).rows == 5
 
 
 def test_a_run_takes_over_the_expired_lease_of_a_dead_run(
@@ -139,7 +145,7 @@ def test_a_run_takes_over_the_expired_lease_of_a_dead_run(
         runtime.sessions,
         run_id=None,
         shard=runs.Shard(),
-        version=runtime.scorer.serving.model.version,
+        version=runtime.serving.model.version,
         as_of=None,
         dry_run=False,
         resume=False,
@@ -147,7 +153,7 @@ def test_a_run_takes_over_the_expired_lease_of_a_dead_run(
     db.execute(update(JobLock).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     db.commit()
 
-    summary = rescore_all(runtime.sessions, runtime.scorer)
+    summary = rescore_all(runtime.sessions, runtime.serving, runtime.advisor)
     assert (summary.rows, summary.abandoned) == (5, dead.run_id)
     db.expire_all()
     old = db.get(ScoringRun, dead.run_id)
@@ -178,9 +184,9 @@ def test_a_webhook_update_during_the_run_is_not_overwritten(
                 )
                 other.commit()
 
-    calls = before_scoring(monkeypatch, runtime, a_webhook_writes)
+    calls = before_scoring(monkeypatch, a_webhook_writes)
     later = simulation.as_of.to_pydatetime() + timedelta(days=10)
-    summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later)
+    summary = rescore_all(runtime.sessions, runtime.serving, runtime.advisor, as_of=later)
     assert calls == [20, 1]  # only the customer changed meanwhile was read and scored again
     assert summary.rows == 20
     db.expire_all()
@@ -195,7 +201,7 @@ def test_transition_matrix_has_every_state(
 ) -> None:
     seed(client, score_key, simulation, 10)
     runtime = runtime_of(client)
-    summary = rescore_all(runtime.sessions, runtime.scorer)
+    summary = rescore_all(runtime.sessions, runtime.serving, runtime.advisor)
     assert list(summary.transitions) == list(STATES)
     assert all(list(row) == list(STATES) for row in summary.transitions.values())
     assert np.sum([list(r.values()) for r in summary.transitions.values()]) == 10
@@ -223,11 +229,15 @@ def test_customers_with_events_are_rebuilt_exactly_from_them(
     with runtime.sessions() as session:
         store_events(session, events, source="events", now=start + timedelta(days=60))
         refresh_customers(
-            session, runtime.scorer, [f"e-{i}" for i in range(4)], as_of=start + timedelta(days=60)
+            session,
+            runtime.serving,
+            runtime.advisor,
+            [f"e-{i}" for i in range(4)],
+            as_of=start + timedelta(days=60),
         )
         session.commit()
     later = start + timedelta(days=80)
-    rescore_all(runtime.sessions, runtime.scorer, as_of=later)
+    rescore_all(runtime.sessions, runtime.serving, runtime.advisor, as_of=later)
     frame = pd.DataFrame(
         [
             {"customer_id": e.customer_id, "type": e.type.value, "occurred_at": e.occurred_at}

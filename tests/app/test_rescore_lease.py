@@ -73,7 +73,7 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
 
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         with pytest.raises(Conflict) as refused:
-            rescore_all(runtime.sessions, runtime.scorer)
+            rescore_all(runtime.sessions, runtime.serving, runtime.advisor)
         assert f"`dealnode rescore --resume {part.run_id}`" in refused.value.message
     finally:
         first.kill()  # SIGKILL: no cleanup, no release; only the lease's end frees the run

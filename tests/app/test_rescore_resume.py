@@ -90,7 +90,9 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     assert 0 < part.rows_scored < CUSTOMERS
 
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=200)
+    summary = rescore_all(
+        runtime.sessions, runtime.serving, runtime.advisor, resume=run.id, chunk_size=200
+    )
     assert summary.rows == CUSTOMERS
     db.expire_all()
     finished = db.get(ScoringRun, run.id)

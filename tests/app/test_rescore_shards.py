@@ -48,7 +48,7 @@ def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
     seed(client, score_key, simulation, CUSTOMERS)
     runtime = runtime_of(client)
     as_of = later(simulation)
-    scored = before_scoring(monkeypatch, runtime, lambda _: None)
+    scored = before_scoring(monkeypatch, lambda _: None)
     summaries: list[RunSummary] = []
     errors: list[BaseException] = []
 
@@ -57,7 +57,8 @@ def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
             summaries.append(
                 rescore_all(
                     runtime.sessions,
-                    runtime.scorer,
+                    runtime.serving,
+                    runtime.advisor,
                     as_of=as_of,
                     chunk_size=17,
                     run="nightly-1",
@@ -108,25 +109,28 @@ def test_the_run_stays_open_and_locked_until_its_last_shard_ends(
     seed(client, score_key, simulation, 40)
     runtime = runtime_of(client)
     kwargs: dict[str, Any] = {"as_of": later(simulation), "run": "n2"}
-    rescore_all(runtime.sessions, runtime.scorer, shard=Shard(0, 2), **kwargs)
+    rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(0, 2), **kwargs)
     run = db.get(ScoringRun, "n2")
     assert run is not None
     assert run.status == "running"
     with pytest.raises(Conflict, match="n2 is in progress"):
-        rescore_all(runtime.sessions, runtime.scorer)  # another run must wait
+        rescore_all(runtime.sessions, runtime.serving, runtime.advisor)  # another run must wait
     with pytest.raises(Conflict, match="already finished"):
-        rescore_all(runtime.sessions, runtime.scorer, shard=Shard(0, 2), **kwargs)
+        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(0, 2), **kwargs)
     with pytest.raises(Conflict, match="2 shard"):
-        rescore_all(runtime.sessions, runtime.scorer, shard=Shard(1, 3), **kwargs)
+        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(1, 3), **kwargs)
     with pytest.raises(Conflict, match="as of"):
         rescore_all(
             runtime.sessions,
-            runtime.scorer,
+            runtime.serving,
+            runtime.advisor,
             shard=Shard(1, 2),
             run="n2",
             as_of=later(simulation, 9),
         )
-    rescore_all(runtime.sessions, runtime.scorer, shard=Shard(1, 2), run="n2")  # joins as of n2
+    rescore_all(
+        runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(1, 2), run="n2"
+    )  # joins as of n2
     db.expire_all()
     run = db.get(ScoringRun, "n2")
     assert run is not None
@@ -148,16 +152,24 @@ def test_a_failed_shard_fails_the_run_and_can_be_resumed(
         if call == 2:
             raise RuntimeError("the model server fell over")
 
-    before_scoring(monkeypatch, runtime, fail_on_the_second_chunk)
+    before_scoring(monkeypatch, fail_on_the_second_chunk)
     with pytest.raises(RuntimeError):
-        rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=25)
+        rescore_all(
+            runtime.sessions,
+            runtime.serving,
+            runtime.advisor,
+            as_of=later(simulation),
+            chunk_size=25,
+        )
     run = db.scalars(select(ScoringRun)).one()
     part = db.get(ScoringRunShard, (run.id, 0))
     assert part is not None
     assert (run.status, part.status, part.rows_scored) == ("failed", "failed", 25)
     assert "fell over" in (run.error or "")
     assert db.get(JobLock, lease.LOCK) is None  # tomorrow's run is not blocked
-    summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=25)
+    summary = rescore_all(
+        runtime.sessions, runtime.serving, runtime.advisor, resume=run.id, chunk_size=25
+    )
     assert (summary.run_id, summary.rows) == (run.id, 60)
     db.expire_all()
     assert db.get(ScoringRun, run.id).status == "succeeded"  # type: ignore[union-attr]
@@ -179,9 +191,15 @@ def test_a_process_whose_shard_was_taken_over_writes_nothing_more(
                 other.execute(update(ScoringRunShard).values(owner="someone-else"))
                 other.commit()
 
-    before_scoring(monkeypatch, runtime, taken_over_after_the_first_chunk)
+    before_scoring(monkeypatch, taken_over_after_the_first_chunk)
     with pytest.raises(Conflict, match="taken over"):
-        rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=10)
+        rescore_all(
+            runtime.sessions,
+            runtime.serving,
+            runtime.advisor,
+            as_of=later(simulation),
+            chunk_size=10,
+        )
     db.expire_all()
     assert sum(c.inputs_as_of == later(simulation) for c in db.scalars(select(Customer))) == 10
 
@@ -192,7 +210,9 @@ def test_state_changes_write_history_and_outbox_with_the_score(
     seed(client, score_key, simulation, 120)
     before = {c.customer_id: c.state for c in db.scalars(select(Customer))}
     runtime = runtime_of(client)
-    summary = rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation, 90))
+    summary = rescore_all(
+        runtime.sessions, runtime.serving, runtime.advisor, as_of=later(simulation, 90)
+    )
     db.expire_all()
     after = {c.customer_id: c for c in db.scalars(select(Customer))}
     moved = {i for i, c in after.items() if c.state != before[i]}
@@ -234,6 +254,6 @@ def test_shard_refuses_what_is_not_i_of_n(text: str) -> None:
 def test_a_sharded_run_needs_a_name(client: TestClient) -> None:
     runtime: Runtime = runtime_of(client)
     with pytest.raises(InvalidInput, match="--run"):
-        rescore_all(runtime.sessions, runtime.scorer, shard=Shard(0, 2))
+        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(0, 2))
     with pytest.raises(InvalidInput, match="run name"):
-        rescore_all(runtime.sessions, runtime.scorer, run="no spaces allowed")
+        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, run="no spaces allowed")

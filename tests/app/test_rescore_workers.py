@@ -111,15 +111,15 @@ def test_a_worker_scores_with_the_runs_model_vetted_by_the_run(
     monkeypatch.setattr(vetting, "_vetted", set())
     monkeypatch.setattr(subprocess, "run", _no_child_process)
     try:
-        assert not scoring._Worker.scorer.loaded  # the run names its model with each chunk
+        assert not scoring._Worker.serving.loaded  # the run names its model with each chunk
         span = Span(after="", last="~", shard=Shard())
         as_of = simulation.as_of.to_pydatetime()
         scored = scoring._read_and_score_in_worker(span, as_of, second_version, checksum)
         assert len(scored) == 20
-        assert scoring._Worker.scorer.serving.model.version == second_version
+        assert scoring._Worker.serving.model.version == second_version
     finally:
         scoring._Worker.sessions.kw["bind"].dispose()
-        del scoring._Worker.scorer, scoring._Worker.sessions
+        del scoring._Worker.serving, scoring._Worker.advisor, scoring._Worker.sessions
 
 
 def _no_child_process(*args: object, **kwargs: object) -> None:

@@ -282,7 +282,13 @@ def test_concurrent_deliveries_for_one_customer_leave_inputs_with_every_event(
                 new = store_events(
                     session, [CrmEvent.model_validate(event(n, "shared"))], source="events", now=now
                 )
-                refresh_customers(session, runtime.scorer, [e.customer_id for e in new], as_of=now)
+                refresh_customers(
+                    session,
+                    runtime.serving,
+                    runtime.advisor,
+                    [e.customer_id for e in new],
+                    as_of=now,
+                )
                 session.commit()
         except BaseException as exc:  # surfaced below, in the test's own thread
             errors.append(exc)

@@ -14,13 +14,15 @@ from training import artifacts, registry
 from training.artifacts import load_model
 from training.dataset import load_customers
 from training.errors import DataError, ModelError
+from training.prediction import Predictor, predict_table
 from training.train import TrainResult
 
 
 def test_load_model_round_trips_predictions(trained: TrainResult, snapshot_path: Path) -> None:
     table = load_customers(snapshot_path, require_labels=False)
-    first = load_model(trained.path).predict_proba(table.subset(np.arange(500)))
-    second = load_model(trained.path).predict_proba(table.subset(np.arange(500)))
+    rows = table.subset(np.arange(500))
+    first = predict_table(Predictor(load_model(trained.path)), rows).probabilities
+    second = predict_table(Predictor(load_model(trained.path)), rows).probabilities
     assert first.shape == (500, 5)
     np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-9)
     np.testing.assert_array_equal(first, second)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from app.scoring.actions import (
     next_actions,
     signals_from,
 )
+from app.scoring.results import NextActionView
 from training.features import STATES
 
 PLAYBOOK = load_playbook(DEFAULT_PLAYBOOK)
@@ -66,7 +66,7 @@ def signals_for(when: Conditions) -> Signals:
     )
 
 
-def action_for(state: str, signals: Signals) -> dict[str, Any]:
+def action_for(state: str, signals: Signals) -> NextActionView:
     [action] = next_actions(PLAYBOOK, np.array([STATES.index(state)]), signals, TODAY)
     return action
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +12,12 @@ import pytest
 from app.config import DEFAULT_PLAYBOOK
 from app.metrics import Metrics
 from app.scoring.actions import load_playbook
+from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
+from app.scoring.results import ScoreView
 from app.scoring.schemas import CustomerRequest
-from app.scoring.service import score_items
-from app.scoring.serving import Scorer, raw_inputs
+from app.scoring.service import raw_inputs, score_requests
+from app.scoring.serving import ServingModel
 from tests.factories import customer_body
 from training.simulation import Simulation
 from training.train import TrainResult
@@ -23,11 +26,17 @@ AS_OF = datetime(2026, 11, 24, 12, tzinfo=UTC)
 LATER = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Scoring:
+    serving: ServingModel
+    advisor: Advisor
+
+
 @pytest.fixture
-def scorer(trained: TrainResult) -> Scorer:
-    scorer = Scorer(trained.path.parent, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
-    scorer.activate(trained.version)
-    return scorer
+def scorer(trained: TrainResult) -> Scoring:
+    serving = ServingModel(trained.path.parent)
+    serving.activate(trained.version)
+    return Scoring(serving, Advisor(load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45))
 
 
 def _items(simulation: Simulation, n: int) -> list[CustomerRequest]:
@@ -37,31 +46,35 @@ def _items(simulation: Simulation, n: int) -> list[CustomerRequest]:
     ]
 
 
-def _counting(scorer: Scorer, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record the rows of every model call."""
-    original = scorer.score
+    original = Advisor.score
     calls: list[int] = []
 
-    def score(matrix: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(len(matrix))
-        return original(matrix, *args, **kwargs)
+    def score(advisor: Advisor, predictor: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(inputs))
+        return original(advisor, predictor, inputs, *args, **kwargs)
 
-    monkeypatch.setattr(scorer, "score", score)
+    monkeypatch.setattr(Advisor, "score", score)
     return calls
 
 
 def test_concurrent_requests_share_a_model_call_and_keep_their_own_answers(
-    scorer: Scorer, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+    scorer: Scoring, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = _items(simulation, 40)
-    alone = [score_items(scorer, [item], AS_OF, scorer.serving)[0] for item in items]
-    calls = _counting(scorer, monkeypatch)
-    batcher = PredictionBatcher(scorer, Metrics())
+    predictor = scorer.serving.predictor
+    alone = [
+        score_requests(scorer.advisor, predictor, [item], raw_inputs([item]), as_of=AS_OF)[0]
+        for item in items
+    ]
+    calls = _counting(monkeypatch)
+    batcher = PredictionBatcher(scorer.advisor, Metrics())
 
-    async def all_at_once() -> list[dict[str, Any]]:
-        serving = scorer.serving
+    async def all_at_once() -> list[ScoreView]:
+        predictor = scorer.serving.predictor
         requests = [
-            batcher.predict(item, raw_inputs([vars(item)]), serving=serving, as_of=AS_OF)
+            batcher.predict(item, raw_inputs([item]), predictor=predictor, as_of=AS_OF)
             for item in items
         ]
         return await asyncio.gather(*requests)
@@ -81,18 +94,18 @@ def test_concurrent_requests_share_a_model_call_and_keep_their_own_answers(
 
 
 def test_requests_with_other_times_are_scored_in_their_own_batches(
-    scorer: Scorer, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+    scorer: Scoring, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = _items(simulation, 6)
-    calls = _counting(scorer, monkeypatch)
-    batcher = PredictionBatcher(scorer, Metrics())
+    calls = _counting(monkeypatch)
+    batcher = PredictionBatcher(scorer.advisor, Metrics())
 
-    async def mixed() -> list[dict[str, Any]]:
-        serving = scorer.serving
+    async def mixed() -> list[ScoreView]:
+        predictor = scorer.serving.predictor
         times = [AS_OF, LATER, AS_OF, None, LATER, AS_OF]
         return await asyncio.gather(
             *(
-                batcher.predict(item, raw_inputs([vars(item)]), serving=serving, as_of=when)
+                batcher.predict(item, raw_inputs([item]), predictor=predictor, as_of=when)
                 for item, when in zip(items, times, strict=True)
             )
         )
@@ -108,10 +121,10 @@ def test_requests_with_other_times_are_scored_in_their_own_batches(
 
 
 def test_a_failing_model_call_fails_every_request_of_its_batch_and_not_the_next(
-    scorer: Scorer, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
+    scorer: Scoring, simulation: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = _items(simulation, 3)
-    original = scorer.score
+    original = Advisor.score
     failures = iter([True])
 
     def score(*args: Any, **kwargs: Any) -> Any:
@@ -119,20 +132,17 @@ def test_a_failing_model_call_fails_every_request_of_its_batch_and_not_the_next(
             raise RuntimeError("the model fell over")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(scorer, "score", score)
-    batcher = PredictionBatcher(scorer, Metrics())
+    monkeypatch.setattr(Advisor, "score", score)
+    batcher = PredictionBatcher(scorer.advisor, Metrics())
 
-    async def twice() -> tuple[list[Any], dict[str, Any]]:
-        serving = scorer.serving
+    async def twice() -> tuple[list[Any], ScoreView]:
+        predictor = scorer.serving.predictor
         first = await asyncio.gather(
-            *(
-                batcher.predict(i, raw_inputs([vars(i)]), serving=serving, as_of=AS_OF)
-                for i in items
-            ),
+            *(batcher.predict(i, raw_inputs([i]), predictor=predictor, as_of=AS_OF) for i in items),
             return_exceptions=True,
         )
         second = await batcher.predict(
-            items[0], raw_inputs([vars(items[0])]), serving=serving, as_of=AS_OF
+            items[0], raw_inputs([items[0]]), predictor=predictor, as_of=AS_OF
         )
         return first, second
 
@@ -141,15 +151,17 @@ def test_a_failing_model_call_fails_every_request_of_its_batch_and_not_the_next(
     assert second["customer_id"] == "b-0"
 
 
-def test_shutting_down_cancels_the_waiting_requests(scorer: Scorer, simulation: Simulation) -> None:
+def test_shutting_down_cancels_the_waiting_requests(
+    scorer: Scoring, simulation: Simulation
+) -> None:
     items = _items(simulation, 3)
-    batcher = PredictionBatcher(scorer, Metrics())
+    batcher = PredictionBatcher(scorer.advisor, Metrics())
 
-    async def cancelled_drain() -> list[BaseException | dict[str, Any]]:
-        serving = scorer.serving
+    async def cancelled_drain() -> list[BaseException | ScoreView]:
+        predictor = scorer.serving.predictor
         requests = [
             asyncio.ensure_future(
-                batcher.predict(item, raw_inputs([vars(item)]), serving=serving, as_of=AS_OF)
+                batcher.predict(item, raw_inputs([item]), predictor=predictor, as_of=AS_OF)
             )
             for item in items
         ]

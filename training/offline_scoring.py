@@ -1,7 +1,7 @@
 """Offline scoring of a whole file: `dealnode score`.
 
-Scoring reuses the model's own feature layout and `as_of` rules, so a file scored offline gets
-exactly the probabilities the service would return for the same rows.
+A file goes through the service's own scoring function (`prediction.predict`), so its rows get
+exactly the probabilities the service would return for the same customers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from training.dataset import load_customers
 from training.errors import DataError
 from training.features import STATES
 from training.mapping import Mapping
+from training.prediction import Predictor, predict_table
 from training.table import CustomerTable
 
 PROBABILITY_COLUMNS = tuple(f"p_{state}" for state in STATES)
@@ -25,10 +26,10 @@ PROBABILITY_COLUMNS = tuple(f"p_{state}" for state in STATES)
 def score_table(model: LoadedModel, table: CustomerTable) -> pd.DataFrame:
     """Return id, state, one probability column per state, and the model version."""
     try:
-        proba = model.predict_proba(table)
+        prediction = predict_table(Predictor(model), table)
     except KeyError as exc:
         raise DataError(f"column {exc} is needed by model {model.version} but missing") from None
-    return scores_frame(table.ids, proba, model.version)
+    return scores_frame(table.ids, prediction.probabilities, model.version)
 
 
 def scores_frame(ids: pd.Index, proba: npt.NDArray[np.float64], version: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 from training.artifacts import load_model
 from training.dataset import load_customers
 from training.errors import DataError
-from training.scoring import PROBABILITY_COLUMNS, score_file, score_table
+from training.offline_scoring import PROBABILITY_COLUMNS, score_file, score_table
 from training.train import TrainResult
 
 

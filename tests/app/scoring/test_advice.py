@@ -1,8 +1,9 @@
-"""The vectorised prediction path says, customer by customer, what scoring each alone says,
-and a stored score document renders back to exactly the read the API gave."""
+"""Scoring a batch says, customer by customer, what scoring each alone says, and a stored
+score document renders back to exactly the view the API gave."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,30 +14,49 @@ import pytest
 
 from app.config import DEFAULT_PLAYBOOK
 from app.scoring.actions import load_playbook
-from app.scoring.explain import GATHER_ROWS
-from app.scoring.results import Scores, document_of, render, stored_action
+from app.scoring.advice import Advisor
+from app.scoring.results import ScoredCustomers, ScoreView, document_of, render, stored_action
 from app.scoring.schemas import ScoreRead
-from app.scoring.serving import Scorer
+from app.scoring.serving import ServingModel
 from training.dataset import load_customers
+from training.explain import GATHER_ROWS
+from training.prediction import Predictor, RawInputs, design
 from training.train import TrainResult
 
 ROWS = 400
 AS_OF = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Customers to score, and what scores them."""
+
+    advisor: Advisor
+    predictor: Predictor
+    inputs: RawInputs
+    kinds: list[Any]
+
+    def score(self, rows: slice = slice(None)) -> ScoredCustomers:
+        """Score the customers at `rows` in one call."""
+        inputs = RawInputs(self.inputs.values[rows], self.inputs.extras[rows])
+        return self.advisor.score(self.predictor, inputs, self.kinds[rows], as_of=AS_OF)
+
+
 @pytest.fixture
-def scored(trained: TrainResult, snapshot_path: Path) -> tuple[Scorer, np.ndarray, list[Any]]:
-    scorer = Scorer(trained.path.parent, load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
-    model = scorer.activate(trained.version)
+def scored(trained: TrainResult, snapshot_path: Path) -> Batch:
+    serving = ServingModel(trained.path.parent)
+    serving.activate(trained.version)
     table = load_customers(snapshot_path, require_labels=False).subset(np.arange(ROWS))
-    matrix = model.matrix(table).copy()
+    inputs = RawInputs.of_table(table)
+    values = inputs.values.copy()
     rng = np.random.default_rng(3)
-    matrix[rng.random(matrix.shape) < 0.05] = np.nan  # unknown inputs must never be reasons
+    values[rng.random(values.shape) < 0.05] = np.nan  # unknown inputs must never be reasons
     kinds = rng.choice(np.array(["price", "trust", None], dtype=object), ROWS).tolist()
-    return scorer, matrix, kinds
+    advisor = Advisor(load_playbook(DEFAULT_PLAYBOOK), low_confidence=0.45)
+    return Batch(advisor, serving.predictor, RawInputs(values, inputs.extras), kinds)
 
 
-def _rounded(read: dict[str, Any]) -> dict[str, Any]:
+def _rounded(read: ScoreView) -> dict[str, Any]:
     """The read with contributions rounded: summing trees in another order moves the last bits."""
     out = dict(read)
     for side in ("reasons_for", "reasons_against"):
@@ -44,18 +64,16 @@ def _rounded(read: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_batch_predictions_match_scoring_each_customer_alone(
-    scored: tuple[Scorer, np.ndarray, list[Any]],
-) -> None:
+def test_batch_predictions_match_scoring_each_customer_alone(scored: Batch) -> None:
     assert ROWS > GATHER_ROWS  # the batch takes the tree-by-tree path, a single row the gather
-    scorer, matrix, kinds = scored
-    columns = scorer.model.layout.columns
+    layout = scored.predictor.model.layout
+    columns = layout.columns
+    matrix = design(scored.inputs, AS_OF, layout)
+    assert np.isnan(matrix).any()
     ids = [f"c{i}" for i in range(ROWS)]
-    reads = scorer.score(matrix, kinds, as_of=AS_OF).reads(ids)
+    reads = scored.score().views(ids)
     for i, read in enumerate(reads):
-        [alone] = scorer.score(matrix[i : i + 1], kinds[i : i + 1], as_of=AS_OF).reads(
-            ids[i : i + 1]
-        )
+        [alone] = scored.score(slice(i, i + 1)).views(ids[i : i + 1])
         assert _rounded(read) == _rounded(alone)
         ScoreRead.model_validate(read)
         assert read["confidence"] == max(read["probabilities"].values())
@@ -66,13 +84,10 @@ def test_batch_predictions_match_scoring_each_customer_alone(
     assert len({r["state"] for r in reads}) == 5
 
 
-def test_stored_documents_render_back_to_the_reads(
-    scored: tuple[Scorer, np.ndarray, list[Any]],
-) -> None:
-    scorer, matrix, kinds = scored
-    scores: Scores = scorer.score(matrix, kinds, as_of=AS_OF)
+def test_stored_documents_render_back_to_the_reads(scored: Batch) -> None:
+    scores = scored.score()
     ids = [f"c{i}" for i in range(ROWS)]
-    reads = scores.reads(ids)
+    reads = scores.views(ids)
     documents = scores.documents()
     for customer_id, read, document in zip(ids, reads, documents, strict=True):
         stored = orjson.loads(orjson.dumps(document))  # as the database gives it back
@@ -89,11 +104,8 @@ def test_stored_documents_render_back_to_the_reads(
         assert len(orjson.dumps(document)) < len(orjson.dumps(read)) * 0.6
 
 
-def test_documents_stored_before_the_compact_form_render_as_they_are(
-    scored: tuple[Scorer, np.ndarray, list[Any]],
-) -> None:
-    scorer, matrix, kinds = scored
-    [read] = scorer.score(matrix[:1], kinds[:1], as_of=AS_OF).reads(["old"])
+def test_documents_stored_before_the_compact_form_render_as_they_are(scored: Batch) -> None:
+    [read] = scored.score(slice(0, 1)).views(["old"])
     rendered = render(read, customer_id="old", state="x", confidence=0.0, model_version="y")
     assert rendered is read
     assert stored_action(read) == read["next_action"]

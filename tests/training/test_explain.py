@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from app.scoring.explain import PathExplainer
 from training.artifacts import LoadedModel, load_model
 from training.dataset import load_customers
+from training.explain import PathExplainer
+from training.prediction import RawInputs, design
 from training.train import TrainResult
 
 ROWS = 600
@@ -20,7 +21,7 @@ def _matrix(
 ) -> tuple[LoadedModel, npt.NDArray[np.float64]]:
     model = load_model(trained.path)
     table = load_customers(snapshot_path, require_labels=False).subset(np.arange(ROWS))
-    return model, model.matrix(table)
+    return model, design(RawInputs.of_table(table), table.as_of.to_pydatetime(), model.layout)
 
 
 def test_raw_scores_from_leaves_equal_lightgbm_predict(

@@ -1,0 +1,38 @@
+"""What subscribers are told when a customer's state changes: the outbound body."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from app.scoring.results import NextActionView, ReasonView, ScoreView
+
+
+class StateChangedPayload(TypedDict):
+    """The `customer.state_changed` notification (documented as `StateChanged` in OpenAPI)."""
+
+    type: Literal["customer.state_changed"]
+    customer_id: str
+    old_state: str
+    new_state: str
+    probabilities: dict[str, float]
+    reasons_for: list[ReasonView]
+    reasons_against: list[ReasonView]
+    next_action: NextActionView
+    model_version: str
+    as_of: str
+
+
+def state_changed(customer_id: str, old_state: str, score: ScoreView) -> StateChangedPayload:
+    """The notification of a change from `old_state` to `score`'s state."""
+    return {
+        "type": "customer.state_changed",
+        "customer_id": customer_id,
+        "old_state": old_state,
+        "new_state": score["state"],
+        "probabilities": score["probabilities"],
+        "reasons_for": score["reasons_for"],
+        "reasons_against": score["reasons_against"],
+        "next_action": score["next_action"],
+        "model_version": score["model_version"],
+        "as_of": score["as_of"],
+    }

@@ -1,0 +1,204 @@
+"""The one scoring function: customers' raw inputs as of a time in, a typed prediction out.
+
+The API, the webhooks, the nightly run and offline scoring all come here, so a customer gets
+the same probabilities whichever way it is scored. Raw inputs are turned into the model's
+matrix with the shared feature module (`features.py`, `design.py`), and one pass over the
+trees (`explain.py`) gives both the raw scores and, when asked, each feature's contribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from training.artifacts import LoadedModel
+from training.design import FeatureLayout, design_array
+from training.explain import PathExplainer
+from training.features import (
+    RAW_COUNT_INPUTS,
+    RAW_INPUTS,
+    STATES,
+    TIME_INPUTS,
+    epoch_seconds_of,
+    feature_matrix_of_raw,
+    raw_values,
+)
+from training.pipeline import calibrate, prediction_threads
+from training.table import CustomerTable
+
+FloatArray = npt.NDArray[np.float64]
+_COUNTS_OF = itemgetter(*RAW_COUNT_INPUTS)
+_TIMES_OF = itemgetter(*TIME_INPUTS)
+_NO_EXTRAS: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    """Customers' raw inputs, a row per customer: what every scoring path starts from.
+
+    One (rows x `RAW_INPUTS`) array, times in epoch seconds and NaN for unknown: per-column
+    arrays cost a numpy call each, which is most of a single request's time.
+    """
+
+    values: FloatArray
+    extras: Sequence[Mapping[str, Any]]
+    """Each customer's extra inputs by name (the model's layout says which it reads)."""
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Mapping[str, Any]]) -> RawInputs:
+        """From one mapping per customer holding every raw input (times as datetimes)."""
+        values = np.array(
+            [(*_COUNTS_OF(r), *map(epoch_seconds_of, _TIMES_OF(r))) for r in rows],
+            dtype=np.float64,
+        ).reshape(len(rows), len(RAW_INPUTS))
+        return cls(values, [r.get("extras") or _NO_EXTRAS for r in rows])
+
+    @classmethod
+    def of_columns(
+        cls, columns: Mapping[str, FloatArray], extras: Sequence[Mapping[str, Any]]
+    ) -> RawInputs:
+        """From one float array per raw input, as event aggregation and the database give."""
+        return cls(np.column_stack([columns[name] for name in RAW_INPUTS]), extras)
+
+    @classmethod
+    def of_table(cls, table: CustomerTable) -> RawInputs:
+        """From a loaded export."""
+        extras: Sequence[Mapping[str, Any]] = (
+            table.extras.rename(columns=str).to_dict("records")  # type: ignore[assignment]
+            if len(table.extras.columns)
+            else [_NO_EXTRAS] * len(table)
+        )
+        return cls.of_columns(raw_values(table.raw), extras)
+
+    @classmethod
+    def joined(cls, parts: Sequence[RawInputs]) -> RawInputs:
+        """The customers of every part, in order, in one array."""
+        if len(parts) == 1:
+            return parts[0]
+        extras = [row for part in parts for row in part.extras]
+        return cls(np.vstack([part.values for part in parts]), extras)
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A loaded model and, built from it on first use, its explainer: they always match."""
+
+    model: LoadedModel
+    threads: int | None = None
+    """Threads for the tree pass; None: one for small batches, every core for large ones."""
+
+    @cached_property
+    def explainer(self) -> PathExplainer:
+        """The model's leaf tables; a server builds them before it serves (`warmed`)."""
+        return PathExplainer(self.model.booster, len(STATES), self.threads)
+
+    def warmed(self) -> Predictor:
+        """This predictor with its explainer built, so no request waits for it."""
+        _ = self.explainer
+        return self
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says of each customer, a column per field, in the inputs' order."""
+
+    model_version: str
+    as_of: datetime
+    layout: FeatureLayout
+    matrix: FloatArray
+    """The design matrix the model read (reasons quote its values)."""
+    probabilities: FloatArray
+    """Calibrated, a column per state in funnel order."""
+    winners: npt.NDArray[np.intp]
+    """Each customer's state, as its index in `STATES`."""
+    explainer: PathExplainer | None
+    leaves: npt.NDArray[np.intp] | None
+    """The leaf each customer reached in each tree; None when not explained."""
+
+    def __len__(self) -> int:
+        return len(self.winners)
+
+    @property
+    def states(self) -> list[str]:
+        """Each customer's state."""
+        return [STATES[w] for w in self.winners.tolist()]
+
+    @cached_property
+    def confidence(self) -> FloatArray:
+        """The winning state's probability."""
+        return self.probabilities[np.arange(len(self.winners)), self.winners]
+
+    @cached_property
+    def contributions(self) -> FloatArray:
+        """Each feature's raw contribution towards the customer's state.
+
+        Computed when first read, and only for a prediction made with `explained`.
+        """
+        if self.explainer is None or self.leaves is None:
+            raise ValueError("this prediction was made without explanations")
+        found, _ = self.explainer.contributions(self.leaves, self.winners)
+        return found
+
+
+def design(inputs: RawInputs, as_of: datetime, layout: FeatureLayout) -> FloatArray:
+    """The matrix `layout`'s model reads for these customers as of `as_of`."""
+    core = feature_matrix_of_raw(inputs.values, epoch_seconds_of(as_of))
+    extras = {
+        name: [row.get(name) for row in inputs.extras]
+        for name in layout.extra_numeric + layout.extra_categorical
+    }
+    return design_array(core, extras, layout)
+
+
+def predict(
+    predictor: Predictor, inputs: RawInputs, as_of: datetime, *, explained: bool = True
+) -> Prediction:
+    """Score every customer in one pass over the trees.
+
+    `explained` keeps the leaves reached, from which the raw scores and every contribution
+    follow; without it LightGBM sums the trees itself, as offline scoring of a large file
+    wants: a million customers' leaves would take gigabytes.
+    """
+    model = predictor.model
+    matrix = design(inputs, as_of, model.layout)
+    explainer = predictor.explainer if explained else None
+    if explainer is not None:
+        leaves = explainer.leaves(matrix)
+        raw = explainer.raw_scores(leaves)
+    else:
+        leaves = None
+        threads = predictor.threads or prediction_threads(len(matrix))
+        raw = np.asarray(
+            model.booster.predict(matrix, raw_score=True, num_threads=threads), dtype=np.float64
+        )
+    probabilities = calibrate(raw, model.temperature)
+    return Prediction(
+        model_version=model.version,
+        as_of=as_of,
+        layout=model.layout,
+        matrix=matrix,
+        probabilities=probabilities,
+        winners=probabilities.argmax(axis=1),
+        explainer=explainer,
+        leaves=leaves,
+    )
+
+
+def predict_table(predictor: Predictor, table: CustomerTable) -> Prediction:
+    """Score a loaded export as of its own time; KeyError names an extra input it lacks."""
+    layout = predictor.model.layout
+    for name in layout.extra_numeric + layout.extra_categorical:
+        if name not in table.extras.columns:
+            raise KeyError(name)
+    when = table.as_of.to_pydatetime()
+    return predict(predictor, RawInputs.of_table(table), when, explained=False)
