@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.keys.service import create_key
 from app.tables import Notification, NotificationDelivery, ScoringRun
 from tests.app.live_server import fetch, serve, server_env
-from tests.app.test_webhooks import URL, event, post
+from tests.app.webhooks.test_events import URL, event, post
 from training.train import TrainResult
 
 

@@ -21,6 +21,7 @@ from app.config import get_settings
 from app.keys.service import create_key, revoke_key
 from app.tables import ScoringRun, ScoringRunShard
 from tests.factories import EXAMPLE_MAPPING, crm_export
+from tests.repo import ROOT
 from training.simulation import Simulation
 from training.train import TrainResult
 
@@ -135,7 +136,7 @@ def test_cli_score_without_a_model_exits_2(tmp_path: Path, snapshot_path: Path) 
 def test_cli_version_prints_the_installed_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
-    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert result.stdout == f"dealnode {project['version']}\n"
     assert result.stdout.split()[1] == version("dealnode")
 

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -24,13 +23,13 @@ from app.nightly.rescore import rescore_all
 from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard
 from tests.factories import customer_body
+from tests.repo import ROOT
 from training.simulation import Simulation
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = 1500
 LEASE_SECONDS = 1.5
 """Short, so the test sees renewals well before the slow first run (a chunk a customer) ends."""
-ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 

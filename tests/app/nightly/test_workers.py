@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.tables import Customer, CustomerScore, ScoringRun
-from tests.app.test_rescore import seed
+from tests.app.nightly.test_rescore import seed
+from tests.repo import ROOT
 from training.simulation import Simulation
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_worker_processes_score_every_customer_once(

@@ -19,6 +19,7 @@ from app.nightly.rescore import rescore_all
 from app.runtime import Runtime
 from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
 from tests.factories import customer_body
+from tests.repo import ROOT
 from training.simulation import Simulation
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,7 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     process = subprocess.Popen(
         command,
         env=env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

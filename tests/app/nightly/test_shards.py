@@ -27,7 +27,7 @@ from app.tables import (
     ScoringRunShard,
     shard_key,
 )
-from tests.app.test_rescore import before_scoring, runtime_of, seed
+from tests.app.nightly.test_rescore import before_scoring, runtime_of, seed
 from training.features import STATES
 from training.simulation import Simulation
 
