@@ -7,9 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +20,7 @@ from app.nightly.lease import LOCK
 from app.nightly.rescore import rescore_all
 from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard
+from tests.app.waiting import eventually
 from tests.factories import customer_body
 from tests.repo import ROOT
 from training.simulation import Simulation
@@ -30,7 +29,6 @@ pytestmark = pytest.mark.slow
 CUSTOMERS = 1500
 LEASE_SECONDS = 1.5
 """Short, so the test sees renewals well before the slow first run (a chunk a customer) ends."""
-T = TypeVar("T")
 
 
 def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
@@ -62,12 +60,19 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
         stderr=subprocess.DEVNULL,
     )
     try:
-        part = _wait_for(db, lambda: _progress(db, at_least=100), "the first run to progress")
+        part = eventually(
+            lambda: _progress(db, at_least=100), "the first run to progress", seconds=60, every=0.02
+        )
         lease = db.get(JobLock, LOCK)
         assert lease is not None
         assert lease.run_id == part.run_id
         first_expiry = lease.expires_at
-        _wait_for(db, lambda: _renewed_after(db, first_expiry), "the lease to be renewed")
+        eventually(
+            lambda: _renewed_after(db, first_expiry),
+            "the lease to be renewed",
+            seconds=60,
+            every=0.02,
+        )
         assert first.poll() is None, "the first run must still be going"
 
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
@@ -107,21 +112,12 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
 
 
 def _progress(db: Session, *, at_least: int) -> ScoringRunShard | None:
+    db.expire_all()
     part = db.scalars(select(ScoringRunShard)).first()
     return part if part is not None and part.rows_scored >= at_least else None
 
 
 def _renewed_after(db: Session, expiry: datetime) -> JobLock | None:
+    db.expire_all()
     lease = db.get(JobLock, LOCK)
     return lease if lease is not None and lease.expires_at > expiry else None
-
-
-def _wait_for(db: Session, probe: Callable[[], T | None], what: str) -> T:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        db.expire_all()
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

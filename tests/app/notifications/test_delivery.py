@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import make_sessionmaker
 from app.notifications.delivery import DeliveryStats, backoff_seconds, deliver_due, send
 from app.tables import Notification, NotificationDelivery
+from tests.app.waiting import eventually
 
 OUTBOUND = "whsec_" + base64.b64encode(b"outbound-test-secret-dealnode-01").decode()
 
@@ -221,8 +222,11 @@ def test_two_workers_send_each_notification_once_and_a_hanging_subscriber_stalls
     for worker in workers:
         worker.start()
     try:
-        delivered = _wait_until(lambda: _delivered(sessions, quick.url) == len(ids), seconds=30)
-        assert delivered, f"{_delivered(sessions, quick.url)} of {len(ids)} delivered"
+        eventually(
+            lambda: _delivered(sessions, quick.url) == len(ids),
+            lambda: f"{_delivered(sessions, quick.url)} of {len(ids)} delivered",
+            seconds=30,
+        )
         assert hanging.in_progress() >= 1, "the hanging subscriber is still holding sends"
         assert _delivered(sessions, hanging.url) == 0
     finally:
@@ -246,15 +250,6 @@ def _delivered(sessions: Callable[[], Session], url: str) -> int:
             NotificationDelivery.url == url, NotificationDelivery.delivered_at.is_not(None)
         )
         return session.scalar(query) or 0
-
-
-def _wait_until(condition: Callable[[], bool], *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 class Trickler:
