@@ -18,10 +18,10 @@ from app.config import Settings
 from app.errors import Conflict
 from app.nightly.lease import LOCK
 from app.nightly.rescore import rescore_all
-from app.runtime import Runtime
-from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard
+from app.tables import Customer, JobLock, ScoringRun
+from tests.app.nightly.helpers import progress, runtime_of
+from tests.app.seeding import seed
 from tests.app.waiting import eventually
-from tests.factories import customer_body
 from tests.repo import ROOT
 from training.simulation import Simulation
 
@@ -38,13 +38,7 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
     settings: Settings,
     db: Session,
 ) -> None:
-    for start in range(0, CUSTOMERS, 750):
-        bodies = [
-            customer_body(simulation.snapshot.iloc[i], f"l-{i:05d}")
-            for i in range(start, start + 750)
-        ]
-        payload = {"as_of": simulation.as_of.isoformat(), "customers": bodies}
-        assert client.post("/v1/predict/batch", json=payload, headers=score_key).status_code == 200
+    seed(client, score_key, simulation, CUSTOMERS, ids="l-{:05d}")
     env = {
         **os.environ,
         "DEALNODE_DATABASE_URL": settings.database_url,
@@ -61,7 +55,7 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
     )
     try:
         part = eventually(
-            lambda: _progress(db, at_least=100), "the first run to progress", seconds=60, every=0.02
+            lambda: progress(db, at_least=100), "the first run to progress", seconds=60, every=0.02
         )
         lease = db.get(JobLock, LOCK)
         assert lease is not None
@@ -75,7 +69,7 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
         )
         assert first.poll() is None, "the first run must still be going"
 
-        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime = runtime_of(client)
         with pytest.raises(Conflict) as refused:
             rescore_all(runtime.sessions, runtime.scorer)
         assert f"`dealnode rescore --resume {part.run_id}`" in refused.value.message
@@ -109,12 +103,6 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
     assert db.get(JobLock, LOCK) is None
     rescored = select(Customer).where(Customer.inputs_as_of >= done.as_of - timedelta(seconds=1))
     assert len(db.scalars(rescored).all()) == CUSTOMERS
-
-
-def _progress(db: Session, *, at_least: int) -> ScoringRunShard | None:
-    db.expire_all()
-    part = db.scalars(select(ScoringRunShard)).first()
-    return part if part is not None and part.rows_scored >= at_least else None
 
 
 def _renewed_after(db: Session, expiry: datetime) -> JobLock | None:

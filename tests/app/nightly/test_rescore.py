@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,43 +17,11 @@ from app.nightly import lease
 from app.nightly import run_records as runs
 from app.nightly.rescore import rescore_all
 from app.nightly.run_records import break_lock
-from app.runtime import Runtime
 from app.tables import Customer, JobLock, ScoringRun
-from tests.factories import customer_body
+from tests.app.nightly.helpers import before_scoring, runtime_of
+from tests.app.seeding import seed
 from training.features import STATES
 from training.simulation import Simulation
-
-
-def seed(client: TestClient, headers: dict[str, str], simulation: Simulation, n: int) -> None:
-    bodies = [customer_body(simulation.snapshot.iloc[i], f"r-{i:04d}") for i in range(n)]
-    response = client.post(
-        "/v1/predict/batch",
-        json={"as_of": simulation.as_of.isoformat(), "customers": bodies},
-        headers=headers,
-    )
-    assert response.status_code == 200
-
-
-def runtime_of(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
-
-
-def before_scoring(
-    monkeypatch: pytest.MonkeyPatch, runtime: Runtime, action: Callable[[int], None]
-) -> list[int]:
-    """Call `action(n)` before the scorer's n-th model call (from 1); return the rows scored
-    by each call, so a test can tell what the run read again."""
-    original = runtime.scorer.score
-    calls: list[int] = []
-
-    def score(matrix: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(len(matrix))
-        action(len(calls))
-        return original(matrix, *args, **kwargs)
-
-    monkeypatch.setattr(runtime.scorer, "score", score)
-    return calls
 
 
 @pytest.mark.parametrize("workers", [0, 1], ids=["here", "in-a-worker"])

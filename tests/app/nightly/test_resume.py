@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.nightly.rescore import rescore_all
-from app.runtime import Runtime
 from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
-from tests.factories import customer_body
+from tests.app.nightly.helpers import progress, runtime_of
+from tests.app.seeding import seed
+from tests.app.waiting import eventually
 from tests.repo import ROOT
 from training.simulation import Simulation
 
@@ -33,13 +34,7 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     settings: Settings,
     db: Session,
 ) -> None:
-    for start in range(0, CUSTOMERS, 750):
-        bodies = [
-            customer_body(simulation.snapshot.iloc[i], f"k-{i:05d}")
-            for i in range(start, start + 750)
-        ]
-        payload = {"as_of": simulation.as_of.isoformat(), "customers": bodies}
-        assert client.post("/v1/predict/batch", json=payload, headers=score_key).status_code == 200
+    seed(client, score_key, simulation, CUSTOMERS, ids="k-{:05d}")
     as_of = simulation.as_of.to_pydatetime() + timedelta(days=50)
     env = {
         **os.environ,
@@ -64,14 +59,10 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
         stderr=subprocess.DEVNULL,
     )
     part: ScoringRunShard | None = None
-    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline:
-            db.expire_all()
-            part = db.scalars(select(ScoringRunShard)).first()
-            if part is not None and part.rows_scored >= 100:
-                break
-            time.sleep(0.01)
+        part = eventually(
+            lambda: progress(db, at_least=100), "the run to progress", seconds=60, every=0.01
+        )
     finally:
         workers = _children(process.pid)  # the scoring worker processes
         process.kill()  # SIGKILL: no cleanup, the lock stays, the run stays "running"
@@ -90,7 +81,7 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     assert (run.status, part.status) == ("running", "running")
     assert 0 < part.rows_scored < CUSTOMERS
 
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime = runtime_of(client)
     summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=200)
     assert summary.rows == CUSTOMERS
     db.expire_all()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -27,15 +26,12 @@ from app.tables import (
     ScoringRunShard,
     shard_key,
 )
-from tests.app.nightly.test_rescore import before_scoring, runtime_of, seed
+from tests.app.nightly.helpers import before_scoring, later, runtime_of
+from tests.app.seeding import seed
 from training.features import STATES
 from training.simulation import Simulation
 
 CUSTOMERS = 240
-
-
-def later(simulation: Simulation, days: int = 60) -> Any:
-    return simulation.as_of.to_pydatetime() + timedelta(days=days)
 
 
 def test_three_shards_score_every_customer_exactly_once_and_join_one_run(

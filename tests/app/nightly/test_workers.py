@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.tables import Customer, CustomerScore, ScoringRun
-from tests.app.nightly.test_rescore import seed
+from tests.app.seeding import seed
 from tests.repo import ROOT
 from training.simulation import Simulation
 
