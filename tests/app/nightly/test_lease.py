@@ -3,9 +3,6 @@ night's run starts without anyone breaking a lock."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,10 +16,10 @@ from app.errors import Conflict
 from app.nightly.lease import LOCK
 from app.nightly.rescore import rescore_all
 from app.tables import Customer, JobLock, ScoringRun
+from tests.app.cli.rescore_process import rescore_env, run_rescore, start_rescore
 from tests.app.nightly.helpers import progress, runtime_of
 from tests.app.seeding import seed
 from tests.app.waiting import eventually
-from tests.repo import ROOT
 from training.simulation import Simulation
 
 pytestmark = pytest.mark.slow
@@ -39,20 +36,8 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
     db: Session,
 ) -> None:
     seed(client, score_key, simulation, CUSTOMERS, ids="l-{:05d}")
-    env = {
-        **os.environ,
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(settings.models_dir),
-        "DEALNODE_RESCORE_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
-    rescore = [sys.executable, "-m", "app.cli.main", "rescore", "--workers", "0"]
-    first = subprocess.Popen(
-        [*rescore, "--chunk-size", "1"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = rescore_env(settings, DEALNODE_RESCORE_LEASE_SECONDS=str(LEASE_SECONDS))
+    first = start_rescore(env, "--workers", "0", "--chunk-size", "1")
     try:
         part = eventually(
             lambda: progress(db, at_least=100), "the first run to progress", seconds=60, every=0.02
@@ -83,15 +68,7 @@ def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
     assert lease.run_id == part.run_id
     time.sleep(max(0.0, (lease.expires_at - datetime.now(UTC)).total_seconds()) + 0.2)
 
-    second = subprocess.run(
-        [*rescore, "--chunk-size", "500"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    second = run_rescore(env, "--workers", "0", "--chunk-size", "500", timeout=120)
     assert second.returncode == 0, second.stderr
     assert f"note: run {part.run_id} had died unfinished" in second.stderr
     db.expire_all()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +14,10 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.nightly.rescore import rescore_all
 from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
+from tests.app.cli.rescore_process import rescore_env, start_rescore
 from tests.app.nightly.helpers import progress, runtime_of
 from tests.app.seeding import seed
 from tests.app.waiting import eventually
-from tests.repo import ROOT
 from training.simulation import Simulation
 
 pytestmark = pytest.mark.slow
@@ -36,27 +33,8 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
 ) -> None:
     seed(client, score_key, simulation, CUSTOMERS, ids="k-{:05d}")
     as_of = simulation.as_of.to_pydatetime() + timedelta(days=50)
-    env = {
-        **os.environ,
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(settings.models_dir),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "app.cli.main",
-        "rescore",
-        "--chunk-size",
-        "10",
-        "--as-of",
-        as_of.isoformat(),
-    ]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = start_rescore(
+        rescore_env(settings), "--chunk-size", "10", "--as-of", as_of.isoformat()
     )
     part: ScoringRunShard | None = None
     try:
