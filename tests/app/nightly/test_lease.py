@@ -1,5 +1,5 @@
-"""The nightly run's lease: renewed while the run lives, lost when it is killed, so the next
-night's run starts without anyone breaking a lock."""
+"""The nightly run's lease: one run at a time, renewed while the run lives, lost when it is
+killed, so the next night's run starts without anyone breaking a lock."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import Conflict
+from app.nightly import lease
+from app.nightly import run_records as runs
 from app.nightly.lease import LOCK
 from app.nightly.rescore import rescore_all
+from app.nightly.run_records import break_lock
 from app.tables import Customer, JobLock, ScoringRun
 from tests.app.cli.rescore_process import rescore_env, run_rescore, start_rescore
 from tests.app.nightly.helpers import progress, runtime_of
@@ -22,12 +25,12 @@ from tests.app.seeding import seed
 from tests.app.waiting import eventually
 from training.simulation import Simulation
 
-pytestmark = pytest.mark.slow
 CUSTOMERS = 1500
 LEASE_SECONDS = 1.5
 """Short, so the test sees renewals well before the slow first run (a chunk a customer) ends."""
 
 
+@pytest.mark.slow
 def test_a_killed_run_loses_its_lease_and_the_next_run_needs_no_break_lock(
     client: TestClient,
     score_key: dict[str, str],
@@ -86,3 +89,55 @@ def _renewed_after(db: Session, expiry: datetime) -> JobLock | None:
     db.expire_all()
     lease = db.get(JobLock, LOCK)
     return lease if lease is not None and lease.expires_at > expiry else None
+
+
+def test_a_second_run_is_refused_while_one_holds_the_lock(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+) -> None:
+    seed(client, score_key, simulation, 5)
+    now = datetime.now(UTC)
+    db.add(
+        JobLock(
+            name="rescore",
+            run_id="deadbeef",
+            acquired_at=now,
+            expires_at=now + timedelta(hours=1),
+            holder="elsewhere:1",
+        )
+    )
+    db.commit()
+    runtime = runtime_of(client)
+    with pytest.raises(Conflict, match="deadbeef is in progress") as refused:
+        rescore_all(runtime.sessions, runtime.scorer)
+    assert "elsewhere:1" in refused.value.message
+    assert "`dealnode rescore --resume deadbeef`" in refused.value.message
+    assert break_lock(runtime.sessions) == "deadbeef"
+    assert rescore_all(runtime.sessions, runtime.scorer).rows == 5
+
+
+def test_a_run_takes_over_the_expired_lease_of_a_dead_run(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
+) -> None:
+    seed(client, score_key, simulation, 5)
+    runtime = runtime_of(client)
+    dead = runs.claim(
+        runtime.sessions,
+        run_id=None,
+        shard=runs.Shard(),
+        version=runtime.scorer.serving.model.version,
+        as_of=None,
+        dry_run=False,
+        resume=False,
+    )
+    db.execute(update(JobLock).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    db.commit()
+
+    summary = rescore_all(runtime.sessions, runtime.scorer)
+    assert (summary.rows, summary.abandoned) == (5, dead.run_id)
+    db.expire_all()
+    old = db.get(ScoringRun, dead.run_id)
+    assert old is not None
+    assert old.status == "abandoned"
+    assert db.get(JobLock, lease.LOCK) is None
+    with runtime.sessions() as session, pytest.raises(Conflict, match="abandoned"):
+        runs.hold(session, dead)  # the dead run's process, were it alive, writes nothing more

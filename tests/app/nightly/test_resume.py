@@ -1,4 +1,5 @@
-"""A rescoring run killed for real (SIGKILL) and resumed scores every customer exactly once."""
+"""A rescoring run that failed, or was killed for real (SIGKILL), and was resumed scores every
+customer exactly once."""
 
 from __future__ import annotations
 
@@ -12,18 +13,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.nightly import lease
 from app.nightly.rescore import rescore_all
-from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
+from app.tables import Customer, CustomerScore, JobLock, ScoringRun, ScoringRunShard
 from tests.app.cli.rescore_process import rescore_env, start_rescore
-from tests.app.nightly.helpers import progress, runtime_of
+from tests.app.nightly.helpers import before_scoring, later, progress, runtime_of
 from tests.app.seeding import seed
 from tests.app.waiting import eventually
 from training.simulation import Simulation
 
-pytestmark = pytest.mark.slow
 CUSTOMERS = 1500
 
 
+@pytest.mark.slow
 def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     client: TestClient,
     score_key: dict[str, str],
@@ -84,3 +86,32 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def test_a_failed_shard_fails_the_run_and_can_be_resumed(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(client, score_key, simulation, 60)
+    runtime = runtime_of(client)
+
+    def fail_on_the_second_chunk(call: int) -> None:
+        if call == 2:
+            raise RuntimeError("the model server fell over")
+
+    before_scoring(monkeypatch, runtime, fail_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        rescore_all(runtime.sessions, runtime.scorer, as_of=later(simulation), chunk_size=25)
+    run = db.scalars(select(ScoringRun)).one()
+    part = db.get(ScoringRunShard, (run.id, 0))
+    assert part is not None
+    assert (run.status, part.status, part.rows_scored) == ("failed", "failed", 25)
+    assert "fell over" in (run.error or "")
+    assert db.get(JobLock, lease.LOCK) is None  # tomorrow's run is not blocked
+    summary = rescore_all(runtime.sessions, runtime.scorer, resume=run.id, chunk_size=25)
+    assert (summary.run_id, summary.rows) == (run.id, 60)
+    db.expire_all()
+    assert db.get(ScoringRun, run.id).status == "succeeded"  # type: ignore[union-attr]
