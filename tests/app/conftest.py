@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import Base, make_engine, make_sessionmaker
 from app.keys.service import create_key
 from app.main import create_app
@@ -100,6 +100,16 @@ def settings(database_url: str, registry_dir: Path) -> Settings:
             "hubspot": [HUBSPOT_SECRET],
         },
     )
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the CLI (which reads the environment) at the test database and registry."""
+    monkeypatch.setenv("DEALNODE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("DEALNODE_MODELS_DIR", str(settings.models_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -103,8 +104,10 @@ def clean_environ() -> dict[str, str]:
 
 
 def free_port() -> int:
-    """A port of `PORTS` nobody listens on now."""
-    for port in PORTS:
+    """A port of `PORTS` nobody listens on now, tried in random order: checkouts testing side
+    by side would otherwise pick the same first free port, and one would talk to the other's
+    server."""
+    for port in random.sample(PORTS, len(PORTS)):
         with socket.socket() as probe:
             try:
                 probe.bind((HOST, port))

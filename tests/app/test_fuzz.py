@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.app.test_input_edges import post_json
+from tests.app.test_input_types import post_json
 from training.features import RAW_COUNT_INPUTS
 
 # Sent with `post_json`, which writes NaN, Infinity and lone surrogates as clients may.

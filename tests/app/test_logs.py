@@ -17,7 +17,7 @@ from app.keys.service import create_key
 from app.logs import JsonLines, RequestIdFilter
 from tests.app.conftest import EVENTS_SECRET
 from tests.app.live_server import DEALNODE, clean_environ, fetch, serve, server_env
-from tests.app.test_webhooks import event, signed
+from tests.app.webhooks.test_events import event, signed
 from training.train import TrainResult
 
 ACCESS = "dealnode.access"

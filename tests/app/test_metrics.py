@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from sqlalchemy.orm import Session
 from app.keys.service import create_key
 from app.tables import Notification, NotificationDelivery, ScoringRun
 from tests.app.live_server import fetch, serve, server_env
-from tests.app.test_webhooks import URL, event, post
+from tests.app.waiting import eventually
+from tests.app.webhooks.test_events import URL, event, post
 from training.train import TrainResult
 
 
@@ -150,11 +150,13 @@ def test_several_workers_report_their_counts_together(
 
         # A request is counted just after its answer is sent, so the last one may land a moment
         # after the client has its answer: wait for it (bounded), then scrape whoever answers.
-        deadline = time.monotonic() + 10
         counted = "dealnode_http_request_duration_seconds_count"
-        while (sample(scrape(), counted, **labels) or 0) < requests:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        eventually(
+            lambda: (sample(scrape(), counted, **labels) or 0) >= requests,
+            "every request counted",
+            seconds=10,
+            every=0.1,
+        )
         scrapes = [scrape() for _ in range(6)]
     for text in scrapes:
         count = sample(text, "dealnode_http_request_duration_seconds_count", **labels)

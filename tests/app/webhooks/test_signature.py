@@ -16,7 +16,8 @@ import pytest
 from packaging.requirements import Requirement
 from standardwebhooks import Webhook
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.repo import ROOT
+
 SECRET = "whsec_" + base64.b64encode(b"a-secret-that-is-fine-for-tests!").decode()
 
 

@@ -1,10 +1,8 @@
-"""A rescoring run killed for real (SIGKILL) and resumed scores every customer exactly once."""
+"""A rescoring run that failed, or was killed for real (SIGKILL), and was resumed scores every
+customer exactly once."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -15,16 +13,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.nightly.rescore import rescore_all
-from app.runtime import Runtime
-from app.tables import Customer, CustomerScore, ScoringRun, ScoringRunShard
-from tests.factories import customer_body
+from app.nightly import lease
+from app.tables import Customer, CustomerScore, JobLock, ScoringRun, ScoringRunShard
+from tests.app.cli.rescore_process import rescore_env, start_rescore
+from tests.app.nightly.helpers import before_scoring, later, progress, rescore, runtime_of
+from tests.app.seeding import seed
+from tests.app.waiting import eventually
 from training.simulation import Simulation
 
-pytestmark = pytest.mark.slow
 CUSTOMERS = 1500
 
 
+@pytest.mark.slow
 def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     client: TestClient,
     score_key: dict[str, str],
@@ -32,45 +32,16 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     settings: Settings,
     db: Session,
 ) -> None:
-    for start in range(0, CUSTOMERS, 750):
-        bodies = [
-            customer_body(simulation.snapshot.iloc[i], f"k-{i:05d}")
-            for i in range(start, start + 750)
-        ]
-        payload = {"as_of": simulation.as_of.isoformat(), "customers": bodies}
-        assert client.post("/v1/predict/batch", json=payload, headers=score_key).status_code == 200
+    seed(client, score_key, simulation, CUSTOMERS, ids="k-{:05d}")
     as_of = simulation.as_of.to_pydatetime() + timedelta(days=50)
-    env = {
-        **os.environ,
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(settings.models_dir),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "app.cli.main",
-        "rescore",
-        "--chunk-size",
-        "10",
-        "--as-of",
-        as_of.isoformat(),
-    ]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = start_rescore(
+        rescore_env(settings), "--chunk-size", "10", "--as-of", as_of.isoformat()
     )
     part: ScoringRunShard | None = None
-    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline:
-            db.expire_all()
-            part = db.scalars(select(ScoringRunShard)).first()
-            if part is not None and part.rows_scored >= 100:
-                break
-            time.sleep(0.01)
+        part = eventually(
+            lambda: progress(db, at_least=100), "the run to progress", seconds=60, every=0.01
+        )
     finally:
         workers = _children(process.pid)  # the scoring worker processes
         process.kill()  # SIGKILL: no cleanup, the lock stays, the run stays "running"
@@ -89,10 +60,8 @@ def test_rescore_killed_mid_run_resumes_and_scores_everyone_once(
     assert (run.status, part.status) == ("running", "running")
     assert 0 < part.rows_scored < CUSTOMERS
 
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    summary = rescore_all(
-        runtime.sessions, runtime.serving, runtime.advisor, resume=run.id, chunk_size=200
-    )
+    runtime = runtime_of(client)
+    summary = rescore(runtime, resume=run.id, chunk_size=200)
     assert summary.rows == CUSTOMERS
     db.expire_all()
     finished = db.get(ScoringRun, run.id)
@@ -116,3 +85,36 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def test_a_failed_shard_fails_the_run_and_can_be_resumed(
+    client: TestClient,
+    score_key: dict[str, str],
+    simulation: Simulation,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(client, score_key, simulation, 60)
+    runtime = runtime_of(client)
+
+    def fail_on_the_second_chunk(call: int) -> None:
+        if call == 2:
+            raise RuntimeError("the model server fell over")
+
+    before_scoring(monkeypatch, fail_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        rescore(
+            runtime,
+            as_of=later(simulation),
+            chunk_size=25,
+        )
+    run = db.scalars(select(ScoringRun)).one()
+    part = db.get(ScoringRunShard, (run.id, 0))
+    assert part is not None
+    assert (run.status, part.status, part.rows_scored) == ("failed", "failed", 25)
+    assert "fell over" in (run.error or "")
+    assert db.get(JobLock, lease.LOCK) is None  # tomorrow's run is not blocked
+    summary = rescore(runtime, resume=run.id, chunk_size=25)
+    assert (summary.run_id, summary.rows) == (run.id, 60)
+    db.expire_all()
+    assert db.get(ScoringRun, run.id).status == "succeeded"  # type: ignore[union-attr]

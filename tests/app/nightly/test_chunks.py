@@ -1,4 +1,5 @@
-"""The nightly run's reading of stored inputs (`app.nightly.chunks.stored_inputs`)."""
+"""The nightly run's reading of stored inputs (`app.nightly.chunks`), and of the events of
+customers that have them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.nightly.chunks import stored_inputs
+from app.tables import Customer
+from tests.app.nightly.helpers import rescore, runtime_of
 from training.features import RAW_COUNT_INPUTS, epoch_seconds
 
 AS_OF = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -49,3 +55,48 @@ def test_window_counts_are_zero_once_the_last_contact_left_the_window() -> None:
     np.testing.assert_array_equal(values["visits_30d"], [0.0, 5.0, 0.0, 0.0])
     np.testing.assert_array_equal(values["visits_90d"], [5.0, 5.0, 0.0, 0.0])
     np.testing.assert_array_equal(values["visits"], [5.0, 5.0, 5.0, 5.0])
+
+
+def test_customers_with_events_are_rebuilt_exactly_from_them(
+    client: TestClient, db: Session
+) -> None:
+    from app.webhooks.schemas import CrmEvent
+    from app.webhooks.service import refresh_customers, store_events
+    from training.features import RAW_COUNT_INPUTS, InteractionType, raw_inputs_from_events
+
+    runtime = runtime_of(client)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    events = [
+        CrmEvent(
+            event_id=f"x{n}",
+            customer_id=f"e-{n % 4}",
+            type=InteractionType(kind),
+            occurred_at=start + timedelta(days=n),
+        )
+        for n, kind in enumerate(["visit", "reply", "quote", "objection", "meeting"] * 8)
+    ]
+    with runtime.sessions() as session:
+        store_events(session, events, source="events", now=start + timedelta(days=60))
+        refresh_customers(
+            session,
+            runtime.serving,
+            runtime.advisor,
+            [f"e-{i}" for i in range(4)],
+            as_of=start + timedelta(days=60),
+        )
+        session.commit()
+    later = start + timedelta(days=80)
+    rescore(runtime, as_of=later)
+    frame = pd.DataFrame(
+        [
+            {"customer_id": e.customer_id, "type": e.type.value, "occurred_at": e.occurred_at}
+            for e in events
+        ]
+    )
+    expected = raw_inputs_from_events(frame, later)
+    db.expire_all()
+    for customer in db.scalars(select(Customer)):
+        row = expected.loc[customer.customer_id].to_dict()
+        assert [getattr(customer, n) for n in RAW_COUNT_INPUTS] == [
+            int(row[n]) for n in RAW_COUNT_INPUTS
+        ]

@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from standardwebhooks import Webhook
 
 from app.config import Settings
 from app.db import make_sessionmaker
 from app.notifications.delivery import DeliveryStats, backoff_seconds, deliver_due, send
 from app.tables import Notification, NotificationDelivery
-
-OUTBOUND = "whsec_" + base64.b64encode(b"outbound-test-secret-dealnode-01").decode()
-
-
-class Receiver:
-    """A CRM endpoint on 127.0.0.1 that checks signatures and fails its first calls on purpose."""
-
-    def __init__(self, fail_first: int) -> None:
-        self.fail_first = fail_first
-        self.calls = 0
-        self.accepted: list[tuple[str, dict[str, Any]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.calls += 1
-                Webhook(OUTBOUND).verify(body, dict(self.headers.items()))  # raises if forged
-                status = 500 if receiver.calls <= receiver.fail_first else 204
-                if status == 204:
-                    receiver.accepted.append((self.headers["webhook-id"], json.loads(body)))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver(fail_first=2)
-    yield server
-    server.close()
+from tests.app.notifications.receivers import OUTBOUND, Receiver, Recorder, Trickler
+from tests.app.waiting import eventually
 
 
 def add_notification(db: Session, notification_id: str = "msg_n1") -> None:
@@ -142,54 +95,6 @@ def test_delivery_goes_dead_and_an_admin_can_retry_it(
     assert client.post("/v1/notifications/msg_none/retry", headers=admin_key).status_code == 404
 
 
-class Recorder:
-    """A receiver on 127.0.0.1 that records every request and how many sends of one
-    notification it was serving at once; with `hold`, each request hangs until it is set."""
-
-    def __init__(self, hold: threading.Event | None = None) -> None:
-        self.lock = threading.Lock()
-        self.received: list[str] = []
-        self.serving: Counter[str] = Counter()
-        self.most_at_once = 0
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                Webhook(OUTBOUND).verify(body, dict(self.headers.items()))
-                msg_id = self.headers["webhook-id"]
-                with recorder.lock:
-                    recorder.received.append(msg_id)
-                    recorder.serving[msg_id] += 1
-                    recorder.most_at_once = max(recorder.most_at_once, recorder.serving[msg_id])
-                try:
-                    if hold is not None:
-                        hold.wait(timeout=60)
-                    else:
-                        time.sleep(0.02)  # a window for a second worker's send to overlap
-                finally:
-                    with recorder.lock:
-                        recorder.serving[msg_id] -= 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def in_progress(self) -> int:
-        with self.lock:
-            return sum(self.serving.values())
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_two_workers_send_each_notification_once_and_a_hanging_subscriber_stalls_no_one(
     db: Session, settings: Settings
 ) -> None:
@@ -221,8 +126,11 @@ def test_two_workers_send_each_notification_once_and_a_hanging_subscriber_stalls
     for worker in workers:
         worker.start()
     try:
-        delivered = _wait_until(lambda: _delivered(sessions, quick.url) == len(ids), seconds=30)
-        assert delivered, f"{_delivered(sessions, quick.url)} of {len(ids)} delivered"
+        eventually(
+            lambda: _delivered(sessions, quick.url) == len(ids),
+            lambda: f"{_delivered(sessions, quick.url)} of {len(ids)} delivered",
+            seconds=30,
+        )
         assert hanging.in_progress() >= 1, "the hanging subscriber is still holding sends"
         assert _delivered(sessions, hanging.url) == 0
     finally:
@@ -246,52 +154,6 @@ def _delivered(sessions: Callable[[], Session], url: str) -> int:
             NotificationDelivery.url == url, NotificationDelivery.delivered_at.is_not(None)
         )
         return session.scalar(query) or 0
-
-
-def _wait_until(condition: Callable[[], bool], *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-class Trickler:
-    """A receiver on 127.0.0.1 that answers one header byte at a time, forever, or redirects."""
-
-    def __init__(self, *, redirect: bool = False) -> None:
-        self.stop = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["content-length"]))
-                if redirect:
-                    self.send_response(307)
-                    self.send_header("Location", "/elsewhere")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
-                while not outer.stop.wait(0.05):  # each byte resets a per-read timeout
-                    try:
-                        self.wfile.write(b"X")
-                        self.wfile.flush()
-                    except OSError:
-                        return
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_a_send_ends_at_its_timeout_however_slowly_the_receiver_trickles() -> None:

@@ -17,7 +17,6 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -28,6 +27,7 @@ from standardwebhooks import Webhook
 from app.config import Settings
 from app.tables import Customer, InteractionEvent
 from tests.app.conftest import EVENTS_SECRET
+from tests.repo import ROOT
 from training.features import COUNT_INPUTS, raw_inputs_from_events
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ def _start(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[2])
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

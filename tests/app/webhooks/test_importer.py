@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -12,22 +11,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli.main import app
-from app.config import Settings, get_settings
 from app.tables import Customer
 from training.features import RAW_COUNT_INPUTS, raw_inputs_from_events
 from training.simulation import simulate
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the CLI (which reads the environment) at the test database and registry."""
-    monkeypatch.setenv("DEALNODE_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("DEALNODE_MODELS_DIR", str(settings.models_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("cli_env")

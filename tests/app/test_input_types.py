@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.tables import Customer, InteractionEvent
 from app.webhooks.hubspot import signature_v3
 from tests.app.conftest import HUBSPOT_SECRET
-from tests.app.test_webhooks import event, signed
+from tests.app.webhooks.test_events import event, signed
 
 EARLY = "0001-01-01T00:00:00+01:00"
 """Year 1 at UTC+1: a valid datetime whose UTC value is before year 1."""

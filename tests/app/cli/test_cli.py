@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli.main import app
-from app.config import get_settings
 from app.keys.service import create_key, revoke_key
 from app.tables import ScoringRun, ScoringRunShard
 from tests.factories import EXAMPLE_MAPPING, crm_export
+from tests.repo import ROOT
 from training.simulation import Simulation
 from training.train import TrainResult
 
@@ -135,18 +135,9 @@ def test_cli_score_without_a_model_exits_2(tmp_path: Path, snapshot_path: Path) 
 def test_cli_version_prints_the_installed_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
-    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert result.stdout == f"dealnode {project['version']}\n"
     assert result.stdout.split()[1] == version("dealnode")
-
-
-@pytest.fixture
-def cli_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the command's settings at the test database (tests ask for `db` to empty it)."""
-    monkeypatch.setenv("DEALNODE_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield database_url
-    get_settings.cache_clear()
 
 
 def _json_stdout(args: list[str]) -> list[dict[str, Any]]:
@@ -179,7 +170,8 @@ def test_models_list_json_gives_every_model_with_the_tables_fields(
     assert not table.stdout.lstrip().startswith("[")
 
 
-def test_keys_list_json_gives_ids_scopes_and_revocations(cli_database: str, db: Session) -> None:  # noqa: ARG001
+@pytest.mark.usefixtures("cli_env")
+def test_keys_list_json_gives_ids_scopes_and_revocations(db: Session) -> None:
     _, kept = create_key(db, scope="score", name="crm sync")
     _, gone = create_key(db, scope="admin", name="old laptop")
     db.commit()
@@ -239,8 +231,8 @@ def _seed_runs(db: Session) -> None:
     db.commit()
 
 
+@pytest.mark.usefixtures("cli_env")
 def test_runs_list_json_is_the_apis_listing(
-    cli_database: str,  # noqa: ARG001
     db: Session,
     client: TestClient,
     score_key: dict[str, str],
@@ -270,8 +262,8 @@ def test_runs_list_json_is_the_apis_listing(
     assert _json_stdout(["runs", "list", "--json", "--limit", "1"]) == rows[:1]
 
 
+@pytest.mark.usefixtures("cli_env")
 def test_runs_list_prints_a_table_and_refuses_a_bad_limit(
-    cli_database: str,  # noqa: ARG001
     db: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

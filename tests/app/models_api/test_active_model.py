@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,12 @@ from app.models_api import active
 from app.models_api.follower import ModelFollower
 from app.tables import ActiveModel
 from tests.app.live_server import Server, serve, server_env
+from tests.app.waiting import eventually
 from training import registry
 from training.train import TrainResult
 
 FOLLOW_SECONDS = 30.0
 """Bound for a process to follow (the poll is far shorter; vetting a model takes ~1 s)."""
-
-
-def _eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + FOLLOW_SECONDS
-    while not check():
-        assert time.monotonic() < deadline, f"not within {FOLLOW_SECONDS} s: {what}"
-        time.sleep(0.05)
 
 
 def test_an_activation_reaches_every_process_and_survives_a_restart(
@@ -52,7 +45,11 @@ def test_an_activation_reaches_every_process_and_survives_a_restart(
         response = one.post(f"/v1/models/{second_version}/activate", headers=admin_key)
         assert response.status_code == 200
         assert current(one) == second_version
-        _eventually(lambda: current(other) == second_version, "the other process follows")
+        eventually(
+            lambda: current(other) == second_version,
+            "the other process follows",
+            seconds=FOLLOW_SECONDS,
+        )
         row = db.get(ActiveModel, 1)
         assert row is not None
         assert (row.version, row.activated_by) == (second_version, "test-admin")
@@ -122,13 +119,21 @@ def test_two_workers_serve_the_activated_model_and_keep_it_after_a_restart(
         return versions
 
     with serve(env, log, workers=2) as server:
-        _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
+        eventually(
+            lambda: server.get("/readyz")[0] == 200, "the server is ready", seconds=FOLLOW_SECONDS
+        )
         assert set(answers(server).values()) == {trained.version}
         status, body = server.call("POST", f"/v1/models/{second_version}/activate", admin_key)
         assert status == 200, body
-        _eventually(lambda: set(answers(server).values()) == {second_version}, "both follow")
+        eventually(
+            lambda: set(answers(server).values()) == {second_version},
+            "both follow",
+            seconds=FOLLOW_SECONDS,
+        )
     with serve(env, log, workers=2) as server:
-        _eventually(lambda: server.get("/readyz")[0] == 200, "the server is ready")
+        eventually(
+            lambda: server.get("/readyz")[0] == 200, "the server is ready", seconds=FOLLOW_SECONDS
+        )
         assert set(answers(server).values()) == {second_version}
 
 
@@ -171,7 +176,11 @@ def test_a_model_that_could_not_load_is_tried_again_without_a_restart(
         assert not runtime.serving.loaded
         assert runtime.follower.problem is not None
         aside.rename(booster)
-        _eventually(lambda: _synced(runtime.follower) and runtime.serving.loaded, "a retry")
+        eventually(
+            lambda: _synced(runtime.follower) and runtime.serving.loaded,
+            "a retry",
+            seconds=FOLLOW_SECONDS,
+        )
         assert runtime.serving.model.version == trained.version
         assert runtime.follower.problem is None
     finally:

@@ -1,13 +1,11 @@
-"""Sharded rescoring, bulk writes and the run lifecycle: exactly once, whoever runs what."""
+"""Sharded rescoring and the run lifecycle: exactly once, whoever runs what."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -15,27 +13,15 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput
 from app.nightly import lease
-from app.nightly.rescore import RunSummary, rescore_all
+from app.nightly.rescore import RunSummary
 from app.nightly.run_records import Shard
 from app.runtime import Runtime
-from app.tables import (
-    Customer,
-    CustomerScore,
-    JobLock,
-    Notification,
-    ScoringRun,
-    ScoringRunShard,
-    shard_key,
-)
-from tests.app.test_rescore import before_scoring, runtime_of, seed
-from training.features import STATES
+from app.tables import Customer, JobLock, ScoringRun, ScoringRunShard, shard_key
+from tests.app.nightly.helpers import before_scoring, later, rescore, runtime_of
+from tests.app.seeding import seed
 from training.simulation import Simulation
 
 CUSTOMERS = 240
-
-
-def later(simulation: Simulation, days: int = 60) -> Any:
-    return simulation.as_of.to_pydatetime() + timedelta(days=days)
 
 
 def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
@@ -55,10 +41,8 @@ def test_three_shards_score_every_customer_exactly_once_and_join_one_run(
     def shard(index: int) -> None:
         try:
             summaries.append(
-                rescore_all(
-                    runtime.sessions,
-                    runtime.serving,
-                    runtime.advisor,
+                rescore(
+                    runtime,
                     as_of=as_of,
                     chunk_size=17,
                     run="nightly-1",
@@ -109,70 +93,29 @@ def test_the_run_stays_open_and_locked_until_its_last_shard_ends(
     seed(client, score_key, simulation, 40)
     runtime = runtime_of(client)
     kwargs: dict[str, Any] = {"as_of": later(simulation), "run": "n2"}
-    rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(0, 2), **kwargs)
+    rescore(runtime, shard=Shard(0, 2), **kwargs)
     run = db.get(ScoringRun, "n2")
     assert run is not None
     assert run.status == "running"
     with pytest.raises(Conflict, match="n2 is in progress"):
-        rescore_all(runtime.sessions, runtime.serving, runtime.advisor)  # another run must wait
+        rescore(runtime)  # another run must wait
     with pytest.raises(Conflict, match="already finished"):
-        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(0, 2), **kwargs)
+        rescore(runtime, shard=Shard(0, 2), **kwargs)
     with pytest.raises(Conflict, match="2 shard"):
-        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(1, 3), **kwargs)
+        rescore(runtime, shard=Shard(1, 3), **kwargs)
     with pytest.raises(Conflict, match="as of"):
-        rescore_all(
-            runtime.sessions,
-            runtime.serving,
-            runtime.advisor,
+        rescore(
+            runtime,
             shard=Shard(1, 2),
             run="n2",
             as_of=later(simulation, 9),
         )
-    rescore_all(
-        runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(1, 2), run="n2"
-    )  # joins as of n2
+    rescore(runtime, shard=Shard(1, 2), run="n2")  # joins as of n2
     db.expire_all()
     run = db.get(ScoringRun, "n2")
     assert run is not None
     assert (run.status, run.rows_scored) == ("succeeded", 40)
     assert db.get(JobLock, lease.LOCK) is None
-
-
-def test_a_failed_shard_fails_the_run_and_can_be_resumed(
-    client: TestClient,
-    score_key: dict[str, str],
-    simulation: Simulation,
-    db: Session,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    seed(client, score_key, simulation, 60)
-    runtime = runtime_of(client)
-
-    def fail_on_the_second_chunk(call: int) -> None:
-        if call == 2:
-            raise RuntimeError("the model server fell over")
-
-    before_scoring(monkeypatch, fail_on_the_second_chunk)
-    with pytest.raises(RuntimeError):
-        rescore_all(
-            runtime.sessions,
-            runtime.serving,
-            runtime.advisor,
-            as_of=later(simulation),
-            chunk_size=25,
-        )
-    run = db.scalars(select(ScoringRun)).one()
-    part = db.get(ScoringRunShard, (run.id, 0))
-    assert part is not None
-    assert (run.status, part.status, part.rows_scored) == ("failed", "failed", 25)
-    assert "fell over" in (run.error or "")
-    assert db.get(JobLock, lease.LOCK) is None  # tomorrow's run is not blocked
-    summary = rescore_all(
-        runtime.sessions, runtime.serving, runtime.advisor, resume=run.id, chunk_size=25
-    )
-    assert (summary.run_id, summary.rows) == (run.id, 60)
-    db.expire_all()
-    assert db.get(ScoringRun, run.id).status == "succeeded"  # type: ignore[union-attr]
 
 
 def test_a_process_whose_shard_was_taken_over_writes_nothing_more(
@@ -193,49 +136,13 @@ def test_a_process_whose_shard_was_taken_over_writes_nothing_more(
 
     before_scoring(monkeypatch, taken_over_after_the_first_chunk)
     with pytest.raises(Conflict, match="taken over"):
-        rescore_all(
-            runtime.sessions,
-            runtime.serving,
-            runtime.advisor,
+        rescore(
+            runtime,
             as_of=later(simulation),
             chunk_size=10,
         )
     db.expire_all()
     assert sum(c.inputs_as_of == later(simulation) for c in db.scalars(select(Customer))) == 10
-
-
-def test_state_changes_write_history_and_outbox_with_the_score(
-    client: TestClient, score_key: dict[str, str], simulation: Simulation, db: Session
-) -> None:
-    seed(client, score_key, simulation, 120)
-    before = {c.customer_id: c.state for c in db.scalars(select(Customer))}
-    runtime = runtime_of(client)
-    summary = rescore_all(
-        runtime.sessions, runtime.serving, runtime.advisor, as_of=later(simulation, 90)
-    )
-    db.expire_all()
-    after = {c.customer_id: c for c in db.scalars(select(Customer))}
-    moved = {i for i, c in after.items() if c.state != before[i]}
-    assert len(moved) == summary.changes > 0
-    history = db.scalars(select(CustomerScore).where(CustomerScore.source == "rescore")).all()
-    assert {h.customer_id for h in history} == moved
-    assert all(
-        (h.previous_state, h.state) == (before[h.customer_id], after[h.customer_id].state)
-        for h in history
-    )
-    notes = db.scalars(select(Notification)).all()
-    assert {n.customer_id for n in notes} == moved
-    for note in notes:
-        customer = after[note.customer_id]
-        assert note.payload["old_state"] == before[note.customer_id]
-        assert note.payload["new_state"] == customer.state
-        assert note.payload["reasons_for"]
-        assert all(r["text"] for r in note.payload["reasons_for"])  # rendered in full
-    for customer in after.values():
-        document = customer.latest_score  # the compact stored form
-        assert document is not None
-        assert STATES[int(np.argmax(document["p"]))] == customer.state
-        assert document["action"]["code"] == customer.action_code
 
 
 @pytest.mark.parametrize(
@@ -254,6 +161,6 @@ def test_shard_refuses_what_is_not_i_of_n(text: str) -> None:
 def test_a_sharded_run_needs_a_name(client: TestClient) -> None:
     runtime: Runtime = runtime_of(client)
     with pytest.raises(InvalidInput, match="--run"):
-        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, shard=Shard(0, 2))
+        rescore(runtime, shard=Shard(0, 2))
     with pytest.raises(InvalidInput, match="run name"):
-        rescore_all(runtime.sessions, runtime.serving, runtime.advisor, run="no spaces allowed")
+        rescore(runtime, run="no spaces allowed")

@@ -6,26 +6,16 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import customer_body
+from tests.app.seeding import seed
 from training.simulation import Simulation
 
-
-def _seed(client: TestClient, headers: dict[str, str], simulation: Simulation, n: int) -> list[Any]:
-    bodies = [customer_body(simulation.snapshot.iloc[i], f"q-{i:03d}") for i in range(n)]
-    response = client.post(
-        "/v1/predict/batch",
-        json={"as_of": simulation.as_of.isoformat(), "customers": bodies},
-        headers=headers,
-    )
-    assert response.status_code == 200
-    results: list[Any] = response.json()["results"]
-    return results
+QUEUE_IDS = "q-{:03d}"
 
 
 def test_queue_pages_cover_every_customer_once_in_confidence_order(
     client: TestClient, score_key: dict[str, str], simulation: Simulation
 ) -> None:
-    _seed(client, score_key, simulation, 45)
+    seed(client, score_key, simulation, 45, ids=QUEUE_IDS)
     seen: list[dict[str, Any]] = []
     cursor = None
     for _ in range(10):
@@ -44,7 +34,7 @@ def test_queue_pages_cover_every_customer_once_in_confidence_order(
 def test_queue_filters_state_confidence_and_open_objection(
     client: TestClient, score_key: dict[str, str], simulation: Simulation
 ) -> None:
-    results = _seed(client, score_key, simulation, 60)
+    results = seed(client, score_key, simulation, 60, ids=QUEUE_IDS)
     by_id = {r["customer_id"]: r for r in results}
     state = max({r["state"] for r in results}, key=lambda s: sum(r["state"] == s for r in results))
     page = client.get(
@@ -66,7 +56,7 @@ def test_queue_filters_state_confidence_and_open_objection(
 def test_queue_filters_by_action(
     client: TestClient, score_key: dict[str, str], simulation: Simulation
 ) -> None:
-    results = _seed(client, score_key, simulation, 30)
+    results = seed(client, score_key, simulation, 30, ids=QUEUE_IDS)
     action = results[0]["next_action"]["code"]
     page = client.get("/v1/customers", params={"action": action}, headers=score_key).json()
     assert page["items"]

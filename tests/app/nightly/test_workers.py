@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.tables import Customer, CustomerScore, ScoringRun
-from tests.app.test_rescore import seed
+from tests.app.cli.rescore_process import rescore_env, run_rescore
+from tests.app.seeding import seed
 from training.simulation import Simulation
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_worker_processes_score_every_customer_once(
@@ -32,21 +29,8 @@ def test_worker_processes_score_every_customer_once(
     seed(client, score_key, simulation, 300)
     before = {c.customer_id: c.state for c in db.scalars(select(Customer))}
     as_of = simulation.as_of.to_pydatetime() + timedelta(days=40)
-    env = {
-        **os.environ,
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(settings.models_dir),
-    }
     arguments = ["--workers", "2", "--chunk-size", "25", "--as-of", as_of.isoformat()]
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "rescore", *arguments, "--run", "pooled"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = run_rescore(rescore_env(settings), *arguments, "--run", "pooled")
     assert done.returncode == 0, done.stderr
     assert "run pooled: 300 customers" in done.stdout
     run = db.get(ScoringRun, "pooled")

@@ -3,7 +3,6 @@ and is reported in one line naming the real cause."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.tables import ActiveModel
-from tests.app.live_server import ROOT, serve, server_env
+from tests.app.cli.rescore_process import rescore_env, run_rescore
+from tests.app.live_server import serve, server_env
 from tests.broken_models import BROKEN, broken_copy
 from training import registry
 from training.train import TrainResult
@@ -72,29 +72,12 @@ def test_a_server_whose_model_crashes_lightgbm_starts_not_ready_with_one_log_lin
     assert not [line for line in lines if "LightGBM]" in line or "terminate" in line], lines
 
 
-def _rescore(settings: Settings, models_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DEALNODE_DATABASE_URL": settings.database_url,
-        "DEALNODE_MODELS_DIR": str(models_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "rescore"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 @pytest.mark.slow
 def test_rescore_with_a_model_that_crashes_lightgbm_exits_2_in_one_line(
     settings: Settings, registry_dir: Path, trained: TrainResult, db: Session
 ) -> None:
     registry.write_pointer(registry_dir, broken_copy(registry_dir, trained.version))
-    done = _rescore(settings, registry_dir)
+    done = run_rescore(rescore_env(settings))
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -110,7 +93,7 @@ def test_rescore_names_a_failed_checksum_in_one_line(
     registry.write_pointer(
         registry_dir, broken_copy(registry_dir, trained.version, keep_checksum=True)
     )
-    done = _rescore(settings, registry_dir)
+    done = run_rescore(rescore_env(settings))
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
         f"error: model {BROKEN}: model.txt is corrupt or truncated (checksum)"
