@@ -17,10 +17,10 @@ import orjson
 from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime, driver_connection, is_postgres
+from app.db import UTCDateTime, driver_connection, is_postgres, stored_time
 from app.nightly.chunks import Span
 from app.scoring.results import render
-from app.scoring.state_changes import record_changes, stored_time
+from app.scoring.state_changes import record_changes
 from training.features import RAW_COUNT_INPUTS
 
 STAGE = "rescore_stage"

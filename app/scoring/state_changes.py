@@ -9,16 +9,14 @@ than the database's inserts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime, driver_connection, is_postgres
+from app.db import driver_connection, is_postgres, stored_time
 from app.scoring.service import state_change_payload
 
 _HISTORY_COLUMNS = (
@@ -122,15 +120,3 @@ def insert_many(
             cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", rows)
     finally:
         cursor.close()
-
-
-def stored_time(session: Session, value: datetime) -> Any:
-    """`value` as SQLAlchemy binds it for this database, so raw and ORM writes agree."""
-    process = _time_binder(session.get_bind().dialect)
-    return value if process is None else process(value)
-
-
-@lru_cache(maxsize=8)
-def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
-    # Looked up once per dialect: building it cost more than the rest of a history row.
-    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
