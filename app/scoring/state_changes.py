@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from app.db import driver_connection, is_postgres, stored_time
+from app.bulk import insert_many
+from app.db import stored_time
 from app.scoring.service import state_change_payload
 
 _HISTORY_COLUMNS = (
@@ -80,43 +81,3 @@ def record_changes(
         ],
         json=("payload",),
     )
-
-
-def insert_many(
-    session: Session,
-    table_name: str,
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    *,
-    json: tuple[str, ...] = (),
-) -> None:
-    """Insert the rows on the driver, in the session's transaction: one statement over a
-    JSON document on PostgreSQL, one executemany on SQLite.
-
-    Times come as `stored_time` gives them; `json` names the columns given as JSON text.
-    """
-    if not rows:
-        return
-    cursor = driver_connection(session).cursor()
-    names = ", ".join(columns)
-    try:
-        if is_postgres(session):
-            # One statement over a JSON document typed by the table's own row type: a
-            # round trip per row was most of a delivery's state changes.
-            positions = [i for i, column in enumerate(columns) if column in json]
-            documents = []
-            for row in rows:
-                values = list(row)
-                for i in positions:
-                    values[i] = orjson.Fragment(values[i])  # JSON text goes in as JSON
-                documents.append(dict(zip(columns, values, strict=True)))
-            cursor.execute(
-                f"INSERT INTO {table_name} ({names}) SELECT {names} "
-                f"FROM json_populate_recordset(NULL::{table_name}, %s::json)",
-                (orjson.dumps(documents).decode(),),
-            )
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
