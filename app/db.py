@@ -7,8 +7,9 @@ services add and flush, and the caller commits once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -107,6 +108,18 @@ def driver_connection(session: Session) -> Any:
     raw = session.connection().connection.driver_connection
     assert raw is not None
     return raw
+
+
+def stored_time(session: Session, value: datetime) -> Any:
+    """`value` as SQLAlchemy binds it for this database, so raw and ORM writes agree."""
+    process = _time_binder(session.get_bind().dialect)
+    return value if process is None else process(value)
+
+
+@lru_cache(maxsize=8)
+def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
+    # Looked up once per dialect: building it cost more than the rest of a history row.
+    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

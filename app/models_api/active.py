@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import is_postgres
+from app.bulk import for_session
 from app.tables import ActiveModel
 
 ROW_ID = 1
@@ -29,7 +28,6 @@ def record(session: Session, version: str, *, by: str, after: datetime | None = 
     if after is not None and after >= now:
         now = after + timedelta(milliseconds=1)
     values = {"version": version, "activated_at": now, "activated_by": by[:128]}
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    statement = insert(ActiveModel).values(id=ROW_ID, **values)
+    statement = for_session(session).insert(ActiveModel).values(id=ROW_ID, **values)
     session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
     return now

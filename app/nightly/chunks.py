@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
-from sqlalchemy import BigInteger, ColumnElement, Select, Text, cast, column, func, select, table
+from sqlalchemy import ColumnElement, Select, Text, cast, column, func, select, table
 from sqlalchemy.orm import Session
 
-from app.db import is_postgres
+from app.bulk import Bulk, for_session
 from app.nightly.run_records import Shard
 from training.features import (
     COUNT_INPUTS,
@@ -98,8 +98,8 @@ def next_span(session: Session, *, after: str, size: int, shard: Shard) -> Span 
 def read_span(session: Session, span: Span, *, as_of: datetime, with_extras: bool) -> Chunk | None:
     """The customers of `span` with their inputs as of `as_of` (None if all went meanwhile)."""
     c = _CUSTOMER.c
-    in_us = is_postgres(session)  # contact times come as epoch microseconds
-    query = _columns(with_extras, in_us).where(
+    bulk = for_session(session)
+    query = _columns(with_extras, bulk).where(
         c.customer_id > span.after, c.customer_id <= span.last
     )
     if span.shard.count > 1:
@@ -109,7 +109,7 @@ def read_span(session: Session, span: Span, *, as_of: datetime, with_extras: boo
         return None
     e = _EVENT.c
     events = _events(session, e.customer_id > span.after, e.customer_id <= span.last)
-    return _chunk(rows, events, as_of, with_extras, in_us)
+    return _chunk(rows, events, as_of, with_extras, bulk.times_in_us)
 
 
 def reread(
@@ -117,32 +117,24 @@ def reread(
 ) -> Chunk | None:
     """These customers again, freshly read (after a concurrent update)."""
     c = _CUSTOMER.c
-    in_us = is_postgres(session)  # contact times come as epoch microseconds
-    query = _columns(with_extras, in_us).where(c.customer_id.in_(ids)).order_by(c.customer_id)
+    bulk = for_session(session)
+    query = _columns(with_extras, bulk).where(c.customer_id.in_(ids)).order_by(c.customer_id)
     rows = session.execute(query).all()
     if not rows:
         return None
     events = _events(session, _EVENT.c.customer_id.in_(ids))
-    return _chunk(rows, events, as_of, with_extras, in_us)
+    return _chunk(rows, events, as_of, with_extras, bulk.times_in_us)
 
 
-def _columns(with_extras: bool, times_in_us: bool) -> Select[Any]:
+def _columns(with_extras: bool, bulk: Bulk) -> Select[Any]:
     columns: list[ColumnElement[Any]] = [
-        _epoch_us(_CUSTOMER.c[name]).label(name)
-        if times_in_us and name in TIME_INPUTS
-        else _CUSTOMER.c[name]
+        bulk.contact_time(_CUSTOMER.c[name]) if name in TIME_INPUTS else _CUSTOMER.c[name]
         for name in _READ
     ]
     if with_extras:
         # As text on both databases, parsed here: one code path for SQLite and PostgreSQL.
         columns.append(cast(_CUSTOMER.c.extras, Text).label("extras"))
     return select(*columns)
-
-
-def _epoch_us(time: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A timestamp as exact integer epoch microseconds, which `/ 1e6` turns into the very
-    seconds `epoch_seconds` gives: psycopg would make a datetime object of every value."""
-    return cast(func.extract("epoch", time) * 1_000_000, BigInteger)
 
 
 def _events(session: Session, *where: Any) -> pd.DataFrame:

@@ -39,12 +39,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from app.bulk import for_session
 from app.config import Settings
-from app.db import UTCDateTime, is_postgres
+from app.db import UTCDateTime
 from app.tables import Notification, NotificationDelivery
 
 MAX_BACKOFF_SECONDS = 3600.0
@@ -71,7 +71,7 @@ def enqueue(session: Session, urls: list[str], now: datetime) -> int:
 
     Workers enqueue at the same time; a row another one just added is skipped, not an error.
     """
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    bulk = for_session(session)
     added = 0
     for url in urls:
         missing = select(
@@ -89,7 +89,7 @@ def enqueue(session: Session, urls: list[str], now: datetime) -> int:
         )
         columns = ["notification_id", "url", "attempts", "next_attempt_at"]
         done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            insert(NotificationDelivery).from_select(columns, missing).on_conflict_do_nothing()
+            bulk.insert(NotificationDelivery).from_select(columns, missing).on_conflict_do_nothing()
         )
         added += max(done.rowcount, 0)
     return added

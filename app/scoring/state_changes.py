@@ -9,16 +9,15 @@ conversion) cost more than the database's inserts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 import orjson
-from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime, driver_connection, is_postgres
+from app.bulk import insert_many
+from app.db import stored_time
 from app.notifications.payload import state_changed
 from app.scoring.results import ScoreView
 
@@ -101,55 +100,3 @@ def _payload(change: StateChange) -> Any:
     assert customer_id is not None  # only stored customers change state
     assert previous is not None  # `notifies`
     return state_changed(customer_id, previous, change.score)
-
-
-def insert_many(
-    session: Session,
-    table_name: str,
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    *,
-    json: tuple[str, ...] = (),
-) -> None:
-    """Insert the rows on the driver, in the session's transaction: one statement over a
-    JSON document on PostgreSQL, one executemany on SQLite.
-
-    Times come as `stored_time` gives them; `json` names the columns given as JSON text.
-    """
-    if not rows:
-        return
-    cursor = driver_connection(session).cursor()
-    names = ", ".join(columns)
-    try:
-        if is_postgres(session):
-            # One statement over a JSON document typed by the table's own row type: a
-            # round trip per row was most of a delivery's state changes.
-            positions = [i for i, column in enumerate(columns) if column in json]
-            documents = []
-            for row in rows:
-                values = list(row)
-                for i in positions:
-                    values[i] = orjson.Fragment(values[i])  # JSON text goes in as JSON
-                documents.append(dict(zip(columns, values, strict=True)))
-            cursor.execute(
-                f"INSERT INTO {table_name} ({names}) SELECT {names} "
-                f"FROM json_populate_recordset(NULL::{table_name}, %s::json)",
-                (orjson.dumps(documents).decode(),),
-            )
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
-
-
-def stored_time(session: Session, value: datetime) -> Any:
-    """`value` as SQLAlchemy binds it for this database, so raw and ORM writes agree."""
-    process = _time_binder(session.get_bind().dialect)
-    return value if process is None else process(value)
-
-
-@lru_cache(maxsize=8)
-def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
-    # Looked up once per dialect: building it cost more than the rest of a history row.
-    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)

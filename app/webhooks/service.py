@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast, get_args
+from typing import Any, get_args
 
 import numpy as np
 import numpy.typing as npt
 import orjson
-from sqlalchemy import JSON, Table, Text, bindparam, select, update
-from sqlalchemy import cast as cast_as
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime, driver_connection, is_postgres
+from app.bulk import EventRow, for_session
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.advice import Advisor
@@ -26,8 +23,6 @@ from app.scoring.checks import CLOCK_SKEW
 from app.scoring.results import ScoredCustomers, StoredScore, render
 from app.scoring.serving import ServingModel
 from app.scoring.state_changes import StateChange, record_changes
-from app.tables import Customer, InteractionEvent, shard_key
-from app.webhooks import postgres
 from app.webhooks.schemas import CrmEvent, as_payload
 from training.features import (
     KIND_INDEX,
@@ -39,8 +34,6 @@ from training.features import (
 from training.prediction import RawInputs
 
 OBJECTION_KINDS = frozenset(get_args(ObjectionKind))
-_CUSTOMER = cast(Table, Customer.__table__)
-_EVENT = cast(Table, InteractionEvent.__table__)
 
 
 def check_times(events: Sequence[CrmEvent], *, now: datetime) -> None:
@@ -86,7 +79,7 @@ def insert_new(
     unique = [first[key] for key in sorted(first)]
     if not unique:
         return set()
-    rows = [
+    rows: list[EventRow] = [
         {
             "source": source,
             "event_id": e.event_id,
@@ -98,17 +91,7 @@ def insert_new(
         }
         for source, e in unique
     ]
-    if is_postgres(session):
-        return postgres.insert_events(_cursor(session), rows, now=now)
-    for row in rows:
-        row["received_at"] = now
-    statement = (
-        sqlite.insert(InteractionEvent)
-        .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(InteractionEvent.source, InteractionEvent.event_id)
-    )
-    # Executemany with RETURNING: SQLAlchemy batches it within SQLite's limits.
-    return {(row[0], row[1]) for row in session.execute(statement, rows)}
+    return for_session(session).insert_events(rows, now=now)
 
 
 def refresh_customers(
@@ -131,24 +114,10 @@ def refresh_customers(
     if not customer_ids:
         return set()
     ids = sorted(set(customer_ids))
-    if is_postgres(session):
-        cursor = _cursor(session)
-        postgres.create_customers(cursor, ids, now=as_of)
-        locked = postgres.lock_customers(cursor, ids)
-        stored = {row[0]: (row[1], _json(row[2]), row[3]) for row in locked}
-        history: Sequence[Any] = postgres.read_history(cursor, ids)
-        seconds = np.array([row[2] for row in history], dtype=np.int64) / 1e6
-    else:
-        _create_missing(session, ids, as_of)
-        stored = {row[0]: (row[1], row[2], row[3]) for row in _lock(session, ids)}
-        e = _EVENT.c
-        history = session.execute(
-            # Attributes as text: only objections' are read (their kind), so only those parse.
-            select(e.customer_id, e.type, e.occurred_at, cast_as(e.attributes, Text)).where(
-                e.customer_id.in_(ids)
-            )
-        ).all()
-        seconds = np.array([epoch_seconds_of(row[2]) for row in history], dtype=np.float64)
+    bulk = for_session(session)
+    bulk.create_customers(ids, now=as_of)
+    stored = bulk.lock_customers(ids)
+    history, seconds = bulk.read_history(ids)
     position = {customer_id: i for i, customer_id in enumerate(ids)}
     now = epoch_seconds_of(as_of)
     values = aggregate_events(
@@ -186,45 +155,6 @@ def refresh_customers(
     return {i for i in ids if stored[i][0] is not None and stored[i][0] != states[position[i]]}
 
 
-def _cursor(session: Session) -> Any:
-    """A driver cursor in the session's transaction (closed with the connection)."""
-    return driver_connection(session).cursor()
-
-
-def _json(text: str | None) -> Any:
-    return orjson.loads(text) if text else None
-
-
-def _lock(session: Session, ids: list[str]) -> Sequence[Any]:
-    c = _CUSTOMER.c
-    return session.execute(
-        select(c.customer_id, c.state, c.extras, c.objection_kind)
-        .where(c.customer_id.in_(ids))
-        .order_by(c.customer_id)
-        .with_for_update()
-    ).all()
-
-
-def _create_missing(session: Session, ids: list[str], as_of: datetime) -> None:
-    """Insert rows for customers not seen before (nothing for those that exist)."""
-    statement = sqlite.insert(_CUSTOMER).on_conflict_do_nothing(index_elements=["customer_id"])
-    session.execute(
-        statement,
-        [
-            {
-                "customer_id": customer_id,
-                "shard_key": shard_key(customer_id),
-                "inputs_as_of": as_of,
-                "extras": {},
-                "created_at": as_of,
-                "updated_at": as_of,
-                "row_version": 1,
-            }
-            for customer_id in ids
-        ],
-    )
-
-
 def _update(
     session: Session,
     ids: list[str],
@@ -254,36 +184,7 @@ def _update(
             zip(ids, scores.states, scores.confidence, scores.actions, documents, strict=True)
         )
     ]
-    version = scores.model_version
-    if is_postgres(session):
-        postgres.update_customers(_cursor(session), rows, model_version=version, now=as_of)
-        return
-    # SQLAlchemy reserves a column's own name for its SET value: the rows' values bind as v_*.
-    types: dict[str, Any] = {
-        "first_contact_at": UTCDateTime(),
-        "last_contact_at": UTCDateTime(),
-        "latest_score": JSON(),
-    }
-    c = _CUSTOMER.c
-    statement = (
-        update(_CUSTOMER)
-        .where(c.customer_id == bindparam("v_customer_id"))
-        .values(
-            {
-                **{
-                    name: bindparam(f"v_{name}", type_=types.get(name))
-                    for name in rows[0]
-                    if name != "customer_id"
-                },
-                "model_version": version,
-                "inputs_as_of": as_of,
-                "updated_at": as_of,
-                "scored_at": as_of,
-                "row_version": c.row_version + 1,
-            }
-        )
-    )
-    session.execute(statement, [{f"v_{k}": v for k, v in row.items()} for row in rows])
+    for_session(session).update_customers(rows, model_version=scores.model_version, now=as_of)
 
 
 def _latest_objection_kinds(history: Sequence[Any]) -> dict[str, str]:
