@@ -148,16 +148,9 @@ def _start_workers(settings: Settings, workers: int) -> ProcessPoolExecutor:
     from app.errors import InvalidInput
     from app.nightly.worker_setup import WorkerSetup
     from app.nightly.workers import start_workers
-    from app.scoring.actions import load_playbook
 
     try:
-        setup = WorkerSetup(
-            settings.database_url,
-            settings.models_dir,
-            load_playbook(settings.playbook),
-            settings.low_confidence,
-        )
-        return start_workers(workers, setup)
+        return start_workers(workers, WorkerSetup.scoring_as(settings.database_url, settings))
     except (InvalidInput, ValueError, OSError) as exc:  # an in-memory database, a bad playbook
         message = exc.message if isinstance(exc, InvalidInput) else str(exc)
         typer.echo(f"error: {message.splitlines()[0]}", err=True)

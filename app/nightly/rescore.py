@@ -117,7 +117,9 @@ def _run(
     last; chunks read ahead are read again on resume.
     """
     if workers:
-        pool = pool or start_workers(workers, _setup(sessions, scorer))
+        pool = pool or start_workers(
+            workers, WorkerSetup.scoring_as(_database_url(sessions), scorer)
+        )
         scoring: Scoring = PoolScoring(sessions, scorer, serving, pool=pool, workers=workers)
     else:
         scoring = Scoring(sessions, scorer, serving)
@@ -144,11 +146,10 @@ def _run(
         scoring.close()
 
 
-def _setup(sessions: Callable[[], Session], scorer: Scorer) -> WorkerSetup:
-    """What workers need to score as this run does."""
+def _database_url(sessions: Callable[[], Session]) -> str:
+    """The run's database, password included, for workers to connect to."""
     with sessions() as session:
-        url = session.get_bind().engine.url.render_as_string(hide_password=False)
-    return WorkerSetup(url, scorer.models_dir, scorer.playbook, scorer.low_confidence)
+        return session.get_bind().engine.url.render_as_string(hide_password=False)
 
 
 def _store(
