@@ -7,13 +7,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import RuntimeDep, ScoreKey, SessionDep, SettingsDep
+from app.deps import (
+    BatcherDep,
+    MetricsDep,
+    ScoreKey,
+    ScorerDep,
+    SessionDep,
+    SessionmakerDep,
+    SettingsDep,
+)
 from app.errors import InvalidInput
 from app.responses import FastJSONResponse
 from app.routing import JSONRoute
-from app.runtime import Runtime
 from app.scoring import service
 from app.scoring.checks import check_inputs
 from app.scoring.schemas import BatchRead, BatchRequest, CustomerRequest, PredictRequest, ScoreRead
@@ -23,18 +31,24 @@ router = APIRouter(prefix="/v1/predict", tags=["scoring"], route_class=JSONRoute
 
 
 @router.post("", response_model=ScoreRead)
-async def predict(body: PredictRequest, runtime: RuntimeDep, _: ScoreKey) -> FastJSONResponse:
+async def predict(
+    body: PredictRequest,
+    scorer: ScorerDep,
+    batcher: BatcherDep,
+    sessions: SessionmakerDep,
+    _: ScoreKey,
+) -> FastJSONResponse:
     """Score one customer: state, probabilities, reasons and next action (stored with an id)."""
-    serving = runtime.scorer.serving  # one model for the whole request (503 when none)
+    serving = scorer.serving  # one model for the whole request (503 when none)
     when = service.resolve_as_of(body.as_of, datetime.now(UTC))
     raw = raw_inputs([vars(body)])
     check_inputs([body], raw, serving.model, when)
     # Requests arriving together are scored in one model call (see `batcher.py`).
-    result = await runtime.batcher.predict(
+    result = await batcher.predict(
         body, raw, serving=serving, as_of=None if body.as_of is None else when
     )
     if body.customer_id is not None:
-        await run_in_threadpool(_store, runtime, [body], [result])
+        await run_in_threadpool(_store, sessions, [body], [result])
     return FastJSONResponse(result)
 
 
@@ -42,7 +56,8 @@ async def predict(body: PredictRequest, runtime: RuntimeDep, _: ScoreKey) -> Fas
 def predict_batch(
     body: BatchRequest,
     session: SessionDep,
-    runtime: RuntimeDep,
+    scorer: ScorerDep,
+    metrics: MetricsDep,
     settings: SettingsDep,
     _: ScoreKey,
 ) -> FastJSONResponse:
@@ -52,7 +67,7 @@ def predict_batch(
             f"customers: {len(body.customers)} items, the limit is {settings.batch_limit}",
             field="customers",
         )
-    results = service.predict(runtime.scorer, runtime.metrics, body.customers, as_of=body.as_of)
+    results = service.predict(scorer, metrics, body.customers, as_of=body.as_of)
     if any(c.customer_id for c in body.customers):
         service.store_scores(session, body.customers, results)
         session.commit()
@@ -60,8 +75,8 @@ def predict_batch(
 
 
 def _store(
-    runtime: Runtime, items: Sequence[CustomerRequest], results: list[dict[str, Any]]
+    sessions: sessionmaker[Session], items: Sequence[CustomerRequest], results: list[dict[str, Any]]
 ) -> None:
-    with runtime.sessions() as session:
+    with sessions() as session:
         service.store_scores(session, items, results)
         session.commit()
