@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
@@ -17,41 +18,37 @@ from app.errors import Forbidden
 from app.keys import service as key_service
 from app.keys.service import Caller, Scope
 from app.metrics import Metrics
+from app.models_api.follower import ModelFollower
 from app.runtime import Runtime
 from app.scoring.advice import Advisor
+from app.scoring.batcher import PredictionBatcher
 from app.scoring.serving import ServingModel
+from app.webhooks.hubspot import HubSpotMapping
+from app.webhooks.intake import Intake
+
+T = TypeVar("T")
 
 # Dependencies that only read memory are `async def`: a plain `def` would cost a thread-pool
-# hop per dependency per request, which is most of a fast prediction's time.
+# hop per dependency per request, which is most of a fast prediction's time. Each gives a route
+# one object the lifespan built (`Runtime`), so a route names exactly what it uses.
 
 
-async def get_runtime(request: Request) -> Runtime:
-    """The objects the lifespan built for this app."""
+def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+def _held(read: Callable[[Runtime], T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency giving the object `read` picks from the runtime (memory only, so async)."""
+
+    async def held(request: Request) -> T:
+        return read(_runtime(request))
+
+    return held
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """A session per request; the route commits, anything else is rolled back."""
-    yield from session_scope(runtime.sessions)
-
-
-async def get_serving(runtime: RuntimeDep) -> ServingModel:
-    """The served model's holder."""
-    return runtime.serving
-
-
-async def get_advisor(runtime: RuntimeDep) -> Advisor:
-    """What turns predictions into reasons and actions."""
-    return runtime.advisor
-
-
-async def get_metrics(runtime: RuntimeDep) -> Metrics:
-    """The app's metrics."""
-    return runtime.metrics
+get_metrics = _held(lambda runtime: runtime.metrics)
+"""The app's metrics."""
 
 
 async def get_raw_body(request: Request) -> bytes:
@@ -59,70 +56,73 @@ async def get_raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(_held(lambda runtime: runtime.settings))]
+"""The settings this app was created with (not a fresh read of the environment)."""
+EngineDep = Annotated[Engine, Depends(_held(lambda runtime: runtime.engine))]
+"""The database engine, for a check below the ORM."""
+SessionmakerDep = Annotated[sessionmaker[Session], Depends(_held(lambda runtime: runtime.sessions))]
+"""The session factory, for database work off the request's thread."""
+ServingDep = Annotated[ServingModel, Depends(_held(lambda runtime: runtime.serving))]
+"""The served model's holder."""
+AdvisorDep = Annotated[Advisor, Depends(_held(lambda runtime: runtime.advisor))]
+"""What turns predictions into reasons and next actions."""
+FollowerDep = Annotated[ModelFollower, Depends(_held(lambda runtime: runtime.follower))]
+"""What keeps the serving model the active one, and activates another."""
+BatcherDep = Annotated[PredictionBatcher, Depends(_held(lambda runtime: runtime.batcher))]
+"""What scores single predictions arriving together in one model call."""
+IntakeDep = Annotated[Intake, Depends(_held(lambda runtime: runtime.intake))]
+"""What stores and applies webhook deliveries, many at once."""
+HubSpotMappingDep = Annotated[HubSpotMapping, Depends(_held(lambda runtime: runtime.hubspot))]
+"""How HubSpot's properties map to CRM events."""
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RawBody = Annotated[bytes, Depends(get_raw_body)]
 
 
-async def get_app_settings(runtime: RuntimeDep) -> Settings:
-    """The settings this app was created with (not a fresh read of the environment)."""
-    return runtime.settings
+def get_session(sessions: SessionmakerDep) -> Iterator[Session]:
+    """A session per request; the route commits, anything else is rolled back."""
+    yield from session_scope(sessions)
 
 
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-ServingDep = Annotated[ServingModel, Depends(get_serving)]
-AdvisorDep = Annotated[Advisor, Depends(get_advisor)]
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class BearerKey(SecurityBase):
-    """The `Authorization` header as sent, declared as the API's bearer scheme.
+    """A dependency that wants a valid API key with `scope` (an admin key may also score).
 
-    Declared so the docs page's Authorize button sends the key with every request it tries;
-    the header is passed on untouched because `authenticate` tells a missing key from a
-    malformed header, which FastAPI's own `HTTPBearer` would fold into one.
+    Declared as the API's bearer scheme so the docs page's Authorize button sends the key
+    with every request it tries. The header is read untouched because `authenticate` tells a
+    missing key from a malformed header, which FastAPI's own `HTTPBearer` would fold into one.
+
+    Returns the key's caller (scope and name). A key seen recently is taken from the key
+    cache; otherwise the database check runs in the thread pool, never on the event loop.
+    The cache and the sessions are read from the app, not taken as dependencies: every keyed
+    request runs this, and each dependency FastAPI solves costs microseconds per request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scope: Scope) -> None:
         self.model = HTTPBearerModel(
             bearerFormat="dn_<key id>_<secret>",
             description="An API key from `dealnode keys create --scope score|admin`.",
         )
         self.scheme_name = "apiKey"
+        self.scope = scope
 
-    async def __call__(self, request: Request) -> str | None:
-        return request.headers.get("authorization")
-
-
-BEARER_KEY = BearerKey()
-
-
-def require_scope(scope: Scope) -> Callable[..., Awaitable[Caller]]:
-    """A dependency that wants a valid key with `scope` (an admin key may also score).
-
-    Returns the key's caller (scope and name). A key seen recently is taken from the
-    runtime's cache; otherwise the database check runs in the thread pool, never on the event
-    loop.
-    """
-
-    async def check(
-        runtime: RuntimeDep,
-        authorization: Annotated[str | None, Security(BEARER_KEY)],
-    ) -> Caller:
+    async def __call__(self, request: Request) -> Caller:
+        authorization = request.headers.get("authorization")
+        runtime = _runtime(request)
         caller = runtime.keys.get(authorization) if authorization else None
         if caller is None:
-            caller = await run_in_threadpool(_verify, runtime, authorization)
+            caller = await run_in_threadpool(_verify, runtime.sessions, authorization)
             runtime.keys.put(authorization or "", caller)
-        if scope == "admin" and caller.scope != "admin":
+        if self.scope == "admin" and caller.scope != "admin":
             raise Forbidden("this endpoint needs an admin key")
         return caller
 
-    return check
 
-
-def _verify(runtime: Runtime, authorization: str | None) -> Caller:
-    with runtime.sessions() as session:
+def _verify(sessions: sessionmaker[Session], authorization: str | None) -> Caller:
+    with sessions() as session:
         return key_service.caller_of(key_service.authenticate(session, authorization))
 
 
-ScoreKey = Annotated[Caller, Depends(require_scope("score"))]
-AdminKey = Annotated[Caller, Depends(require_scope("admin"))]
+ScoreKey = Annotated[Caller, Security(BearerKey("score"))]
+AdminKey = Annotated[Caller, Security(BearerKey("admin"))]

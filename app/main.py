@@ -10,24 +10,20 @@ from fastapi import FastAPI
 from app import heap
 from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
-from app.db import make_engine, make_sessionmaker
 from app.docs_ui import add_docs_page
 from app.errors import install_error_handlers
 from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
-from app.models_api.follower import ModelFollower
 from app.models_api.router import router as models_router
 from app.nightly.router import router as runs_router
 from app.notifications.router import router as outbox_router
 from app.openapi import install_openapi
 from app.ops import router as ops_router
 from app.runtime import Runtime
-from app.scoring.actions import load_playbook
-from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
-from app.scoring.serving import ServingModel
+from app.services import build_services
 from app.webhooks.docs import document_outbound
 from app.webhooks.hubspot import load_hubspot_mapping
 from app.webhooks.intake import Intake
@@ -36,43 +32,22 @@ from app.webhooks.signature import check_secrets
 
 
 def build_runtime(settings: Settings, metrics: Metrics, *, need_model: bool = False) -> Runtime:
-    """Build what the service needs; a bad playbook stops start-up, a missing model does not.
-
-    The model is the active one (`ModelFollower`). `need_model` (a command that scores)
-    turns a model that cannot load into ModelError naming the cause.
-    """
-    playbook = load_playbook(settings.playbook)
+    """Build the web app's runtime: every process's services (`build_services`) plus what only
+    serving HTTP needs; a bad webhook secret or HubSpot mapping stops start-up too."""
     check_secrets(settings.webhook_secrets)
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    serving = ServingModel(settings.models_dir)
-    advisor = Advisor(playbook, settings.low_confidence)
-    follower = ModelFollower(
-        serving,
-        sessions,
-        metrics,
-        pin=settings.model_version,
-        poll_seconds=settings.active_model_poll_seconds,
-    )
-    try:
-        follower.start_up(need_model=need_model)
-    except BaseException:
-        engine.dispose()
-        raise
-    keys = KeyCache(settings.key_cache_seconds)
     hubspot = load_hubspot_mapping(settings.hubspot_mapping)
+    services = build_services(settings, metrics, need_model=need_model)
     return Runtime(
-        settings,
-        engine,
-        sessions,
-        serving,
-        advisor,
-        metrics,
-        keys,
-        hubspot,
-        PredictionBatcher(advisor, metrics),
-        Intake(sessions, serving, advisor, at_once=1 if engine.dialect.name == "sqlite" else 2),
-        follower,
+        **vars(services),
+        keys=KeyCache(settings.key_cache_seconds),
+        hubspot=hubspot,
+        batcher=PredictionBatcher(services.advisor, metrics),
+        intake=Intake(
+            services.sessions,
+            services.serving,
+            services.advisor,
+            at_once=1 if services.engine.dialect.name == "sqlite" else 2,
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.deps import MetricsDep, RuntimeDep, ScoreKey
+from app.deps import EngineDep, FollowerDep, MetricsDep, ScoreKey, ServingDep
 
 router = APIRouter(tags=["operations"])
 
@@ -20,19 +20,19 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-def readyz(runtime: RuntimeDep) -> JSONResponse:
+def readyz(serving: ServingDep, engine: EngineDep, follower: FollowerDep) -> JSONResponse:
     """Say whether the model is loaded and the database answers; 503 otherwise."""
-    checks = {"model": runtime.serving.loaded, "database": True}
+    checks = {"model": serving.loaded, "database": True}
     try:
-        with runtime.engine.connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         checks["database"] = False
     ready = all(checks.values())
     body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
-    if runtime.follower.problem is not None:
+    if follower.problem is not None:
         # Ready on the model it has, but not the one chosen: say why, for the operator.
-        body["model_problem"] = runtime.follower.problem
+        body["model_problem"] = follower.problem
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

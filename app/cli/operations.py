@@ -180,8 +180,8 @@ def import_events(
     """Load a historical event log through the webhook code path (safe to run again)."""
     from datetime import UTC, datetime
 
-    from app.main import build_runtime
     from app.metrics import Metrics
+    from app.services import build_services
     from app.webhooks import importer
     from training.errors import DataError, ModelError
     from training.features import to_utc
@@ -189,18 +189,18 @@ def import_events(
     try:
         when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
         events = importer.read_events(path)
-        runtime = build_runtime(get_settings(), Metrics(), need_model=True)
+        services = build_services(get_settings(), Metrics(), need_model=True)
         try:
             result = importer.import_events(
-                runtime.sessions,
-                runtime.serving,
-                runtime.advisor,
+                services.sessions,
+                services.serving,
+                services.advisor,
                 events,
                 as_of=when,
                 customers_per_chunk=chunk,
             )
         finally:
-            runtime.engine.dispose()
+            services.engine.dispose()
     except (DataError, ModelError, ValueError) as exc:
         typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(code=2) from None

@@ -15,9 +15,11 @@ from app.config import get_settings
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
+    from sqlalchemy.orm import Session, sessionmaker
+
     from app.config import Settings
     from app.nightly.run_records import Shard, Transitions
-    from app.runtime import Runtime
+    from app.services import Services
 
 console = Console()
 
@@ -61,20 +63,20 @@ def rescore(
     pool = _start_workers(settings, workers) if workers and not break_lock else None
 
     from app import heap
-    from app.main import build_runtime
     from app.metrics import Metrics
     from app.nightly import rescore as job
     from app.nightly import run_records as runs
+    from app.services import build_services
     from training.errors import ModelError
     from training.features import to_utc
 
-    runtime: Runtime | None = None
+    services: Services | None = None
     try:
         if break_lock:
             _break_lock(settings)
             return
         # The model the servers serve (or --model); ModelError names why it cannot load.
-        runtime = build_runtime(settings, Metrics(), need_model=True)
+        services = build_services(settings, Metrics(), need_model=True)
         when = None if as_of is None else to_utc(as_of).to_pydatetime()
         part = runs.Shard() if shard is None else runs.Shard.parse(shard)
         heap.settle()  # a million customers' scores come and go
@@ -82,9 +84,9 @@ def rescore(
 
         def run(on_chunk: Callable[[int], None]) -> job.RunSummary:
             return job.rescore_all(
-                runtime.sessions,
-                runtime.serving,
-                runtime.advisor,
+                services.sessions,
+                services.serving,
+                services.advisor,
                 as_of=when,
                 chunk_size=chunk_size,
                 dry_run=dry_run,
@@ -98,7 +100,7 @@ def rescore(
             )
 
         if sys.stderr.isatty():
-            with _progress_bar(runtime, part) as advance:
+            with _progress_bar(services.sessions, part) as advance:
                 summary = run(advance)
         else:  # cron, Kubernetes: plain lines
             summary = run(lambda rows: typer.echo(f"rescored {rows:,} customers", err=True))
@@ -113,8 +115,8 @@ def rescore(
         )
         raise typer.Exit(code=1) from None
     finally:
-        if runtime is not None:
-            runtime.engine.dispose()
+        if services is not None:
+            services.engine.dispose()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     if summary.abandoned:
@@ -147,13 +149,12 @@ def _start_workers(settings: Settings, workers: int) -> ProcessPoolExecutor:
     from app.errors import InvalidInput
     from app.nightly.worker_setup import WorkerSetup
     from app.nightly.workers import start_workers
-    from app.scoring.actions import load_playbook
 
     try:
-        setup = WorkerSetup(
+        setup = WorkerSetup.scoring_as(
             settings.database_url,
             settings.models_dir,
-            load_playbook(settings.playbook),
+            settings.playbook,
             settings.low_confidence,
         )
         return start_workers(workers, setup)
@@ -175,7 +176,7 @@ def _print_summary(title: str, rows: int, changes: int, transitions: Transitions
 
 
 @contextmanager
-def _progress_bar(runtime: Runtime, shard: Shard) -> Iterator[Callable[[int], None]]:
+def _progress_bar(sessions: sessionmaker[Session], shard: Shard) -> Iterator[Callable[[int], None]]:
     """A rich progress bar with rows/s and ETA, for a person watching a terminal."""
     from rich.progress import (
         BarColumn,
@@ -197,7 +198,7 @@ def _progress_bar(runtime: Runtime, shard: Shard) -> Iterator[Callable[[int], No
     count = select(func.count()).select_from(Customer)
     if shard.count > 1:
         count = count.where(Customer.shard_key % shard.count == shard.index)
-    with runtime.sessions() as session:
+    with sessions() as session:
         total = session.scalar(count) or 0
     columns = (BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True)) as bar:

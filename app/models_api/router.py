@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.deps import AdminKey, RuntimeDep, ScoreKey, ServingDep
+from app.deps import AdminKey, FollowerDep, ScoreKey, ServingDep
 from app.errors import InvalidInput, NotFound
 from training import registry
 from training.errors import ModelError
@@ -66,14 +66,15 @@ def current_model(serving: ServingDep, _: ScoreKey) -> CurrentModelRead:
 
 
 @router.post("/{version}/activate")
-def activate_model(version: str, runtime: RuntimeDep, caller: AdminKey) -> CurrentModelRead:
+def activate_model(
+    version: str, serving: ServingDep, follower: FollowerDep, caller: AdminKey
+) -> CurrentModelRead:
     """Serve `version` from every server process from now on, restarts included; requests in
     flight finish on the old model, and a model that cannot load leaves the old one serving."""
-    serving = runtime.serving
     if version not in {e.version for e in registry.list_models(serving.models_dir)}:
         raise NotFound(f"no model {version!r} in the registry", field="version")
     try:
-        runtime.follower.activate(version, by=caller.name)
+        follower.activate(version, by=caller.name)
     except ModelError as exc:
         raise InvalidInput(str(exc), field="version") from None
     return current_model(serving, caller)

@@ -125,7 +125,12 @@ def _run(
     last; chunks read ahead are read again on resume.
     """
     if workers:
-        pool = pool or start_workers(workers, _setup(sessions, predictor, advisor))
+        if pool is None:
+            models_dir = predictor.model.path.parent  # the registry the model came from
+            setup = WorkerSetup.scoring_as(
+                _database_url(sessions), models_dir, advisor.playbook, advisor.low_confidence
+            )
+            pool = start_workers(workers, setup)
         scoring: InProcessChunkScorer = WorkerPoolChunkScorer(
             sessions, advisor, predictor, pool=pool, workers=workers
         )
@@ -154,12 +159,10 @@ def _run(
         scoring.close()
 
 
-def _setup(sessions: Callable[[], Session], predictor: Predictor, advisor: Advisor) -> WorkerSetup:
-    """What workers need to score as this run does."""
+def _database_url(sessions: Callable[[], Session]) -> str:
+    """The run's database, password included, for workers to connect to."""
     with sessions() as session:
-        url = session.get_bind().engine.url.render_as_string(hide_password=False)
-    models_dir = predictor.model.path.parent
-    return WorkerSetup(url, models_dir, advisor.playbook, advisor.low_confidence)
+        return session.get_bind().engine.url.render_as_string(hide_password=False)
 
 
 def _store(

@@ -22,3 +22,22 @@ class WorkerSetup:
     models_dir: Path
     playbook: Playbook
     low_confidence: float
+
+    @classmethod
+    def scoring_as(
+        cls,
+        database_url: str,
+        models_dir: Path,
+        playbook: Path | Playbook,
+        low_confidence: float,
+    ) -> WorkerSetup:
+        """What workers need to read `database_url` and score with these models and advice.
+
+        `playbook` is a file when `dealnode rescore` starts its workers before it loads
+        anything, or the playbook of a run already under way.
+        """
+        from app.scoring.actions import load_playbook  # pandas: not at a worker's import
+
+        if isinstance(playbook, Path):
+            playbook = load_playbook(playbook)
+        return cls(database_url, models_dir, playbook, low_confidence)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -36,6 +37,32 @@ def raw_inputs(items: Sequence[CustomerRequest]) -> RawInputs:
     return RawInputs.of_rows([vars(item) for item in items])
 
 
+@dataclass(frozen=True)
+class CheckedRequest:
+    """Requests ready to score: the model for all of them, their inputs, their time."""
+
+    predictor: Predictor
+    inputs: RawInputs
+    as_of: datetime
+
+
+def check_request(
+    serving: ServingModel,
+    items: Sequence[CustomerRequest],
+    *,
+    as_of: datetime | None,
+    prefix: str = "",
+) -> CheckedRequest:
+    """Take the served model once (another may be activated meanwhile), resolve the time and
+    refuse what cannot be scored: InvalidInput naming the field (`prefix` and a position
+    name a batch's items)."""
+    predictor = serving.predictor
+    when = resolve_as_of(as_of, datetime.now(UTC))
+    inputs = raw_inputs(items)
+    check_inputs(items, inputs.values, predictor.model, when, prefix=prefix)
+    return CheckedRequest(predictor, inputs, when)
+
+
 def score_requests(
     advisor: Advisor,
     predictor: Predictor,
@@ -58,12 +85,9 @@ def predict(
     *,
     as_of: datetime | None,
 ) -> list[ScoreView]:
-    """Validate and score; nothing is stored (see `store_scores`)."""
-    when = resolve_as_of(as_of, datetime.now(UTC))
-    predictor = serving.predictor  # one model for the whole request, even if another is activated
-    inputs = raw_inputs(items)
-    check_inputs(items, inputs.values, predictor.model, when, prefix="customers.")
-    views = score_requests(advisor, predictor, items, inputs, as_of=when)
+    """Validate and score a batch; nothing is stored (see `store_scores`)."""
+    checked = check_request(serving, items, as_of=as_of, prefix="customers.")
+    views = score_requests(advisor, checked.predictor, items, checked.inputs, as_of=checked.as_of)
     count_states(metrics, views)
     return views
 

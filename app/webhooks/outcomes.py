@@ -6,8 +6,10 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec
 
+from fastapi import Request
+
+from app.deps import get_metrics
 from app.errors import AppError
-from app.runtime import Runtime
 from app.webhooks.schemas import DeliveryRead
 
 P = ParamSpec("P")
@@ -20,15 +22,16 @@ _REASONS = {"unauthorized": "signature"}
 def counted(source: str) -> Callable[[Handler[P]], Handler[P]]:
     """Count the route's deliveries as accepted, duplicate, or rejected with a reason.
 
-    The route must take the runtime as a parameter named `runtime`.
+    The route must take the request as a parameter named `request`: the metrics are found
+    through it rather than as one more dependency of every delivery.
     """
 
     def wrap(handler: Handler[P]) -> Handler[P]:
         @functools.wraps(handler)
         async def counting(*args: P.args, **kwargs: P.kwargs) -> DeliveryRead:
-            runtime = kwargs["runtime"]  # FastAPI passes every parameter by name
-            assert isinstance(runtime, Runtime)
-            metrics = runtime.metrics
+            request = kwargs["request"]  # FastAPI passes every parameter by name
+            assert isinstance(request, Request)
+            metrics = await get_metrics(request)
             try:
                 read = await handler(*args, **kwargs)
             except AppError as exc:

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
-from app.deps import RawBody, RuntimeDep
+from app.deps import HubSpotMappingDep, IntakeDep, RawBody, SettingsDep
 from app.errors import InvalidInput
 from app.webhooks import hubspot
 from app.webhooks.outcomes import counted
@@ -29,22 +29,33 @@ T = TypeVar("T")
 
 @router.post("/events")
 @counted("events")
-async def receive_events(request: Request, body: RawBody, runtime: RuntimeDep) -> DeliveryRead:
+async def receive_events(
+    request: Request,
+    body: RawBody,
+    settings: SettingsDep,
+    intake: IntakeDep,
+) -> DeliveryRead:
     """Accept one event or a list, signed with Standard Webhooks; duplicates change nothing."""
-    verify_standard(body, request.headers, runtime.settings.webhook_secrets.get("events", []))
+    verify_standard(body, request.headers, settings.webhook_secrets.get("events", []))
     items = _json_list(body, limit=MAX_EVENTS)
     events = _validated(lambda: _EVENTS.validate_python(items))
-    return await runtime.intake.apply("events", events)
+    return await intake.apply("events", events)
 
 
 @router.post("/hubspot")
 @counted("hubspot")
-async def receive_hubspot(request: Request, body: RawBody, runtime: RuntimeDep) -> DeliveryRead:
+async def receive_hubspot(
+    request: Request,
+    body: RawBody,
+    settings: SettingsDep,
+    mapping: HubSpotMappingDep,
+    intake: IntakeDep,
+) -> DeliveryRead:
     """Accept a HubSpot delivery (up to 100 events) signed with HubSpot's v3 signature."""
-    base = runtime.settings.public_url
+    base = settings.public_url
     uri = str(request.url) if base is None else base.rstrip("/") + _path_and_query(request)
     hubspot.verify_v3(
-        secrets=runtime.settings.webhook_secrets.get("hubspot", []),
+        secrets=settings.webhook_secrets.get("hubspot", []),
         method=request.method,
         uri=uri,
         body=body,
@@ -53,8 +64,8 @@ async def receive_hubspot(request: Request, body: RawBody, runtime: RuntimeDep) 
         now=datetime.now(UTC),
     )
     items = _json_list(body, limit=hubspot.MAX_EVENTS)
-    events, ignored = _validated(lambda: hubspot.to_crm_events(items, runtime.hubspot))
-    return await runtime.intake.apply("hubspot", events, ignored=ignored)
+    events, ignored = _validated(lambda: hubspot.to_crm_events(items, mapping))
+    return await intake.apply("hubspot", events, ignored=ignored)
 
 
 def _path_and_query(request: Request) -> str:
