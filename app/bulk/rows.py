@@ -41,7 +41,7 @@ UPDATED = STAGED[2:]
 
 
 class ScoredColumns(Protocol):
-    """A scored chunk, a column per field (`app.nightly.chunk_writes.Scored` is one): the
+    """A scored chunk, a column per field (`app.nightly.chunk_writes.ScoredChunk` is one): the
     nightly run's million customers stay columns until a statement takes them."""
 
     ids: list[str]

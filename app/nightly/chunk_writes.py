@@ -38,7 +38,7 @@ class ScoredChunk:
     confidence: list[float]
     action_codes: list[str]
     documents: list[str]
-    """What the database keeps of each score (`Scores.documents`), as JSON text."""
+    """What the database keeps of each score (`ScoredCustomers.documents`), as JSON text."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,7 +88,7 @@ def write_chunk(
 
 
 def _history(session: Session, moved: ScoredChunk, *, as_of: datetime, model_version: str) -> None:
-    """History and outbox rows for the customers whose state changed (`history.py`)."""
+    """History and outbox rows for the customers whose state changed (`state_changes.py`)."""
     reads = [
         render(
             orjson.loads(document),

@@ -1,7 +1,7 @@
 """What a nightly-run worker process is started with: light, so a worker's start stays cheap.
 
 Its own module so that the workers' launcher (`workers.py`) and what runs inside a worker
-(`scoring.py`) both depend on it, and not on each other.
+(`chunk_scoring.py`) both depend on it, and not on each other.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reasons: each prediction's strongest signals, as sentences a seller understands.
 
-The numbers are per-feature contributions to the predicted state's raw score (`explain.py`):
-positive ones pushed the customer towards it, negative ones away from it.
+The numbers are per-feature contributions to the predicted state's raw score
+(`training/explain.py`): positive ones pushed the customer towards it, negative ones away.
 """
 
 from __future__ import annotations
