@@ -57,14 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Runtime]]:
         runtime = build_runtime(chosen, metrics)
-        app.state.runtime = runtime
+        app.state.runtime = runtime  # for code outside a request
         metrics.watch_database(runtime.sessions)
         runtime.follower.start()
         heap.settle()
         try:
-            yield
+            # The lifespan state: each request's scope carries it, where `app.deps` reads it.
+            yield {"runtime": runtime}
         finally:
             runtime.follower.stop()
             metrics.close()
