@@ -31,12 +31,12 @@ from app.webhooks.router import router as webhooks_router
 from app.webhooks.signature import check_secrets
 
 
-def build_runtime(settings: Settings, metrics: Metrics, *, need_model: bool = False) -> Runtime:
+def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     """Build the web app's runtime: every process's services (`build_services`) plus what only
     serving HTTP needs; a bad webhook secret or HubSpot mapping stops start-up too."""
     check_secrets(settings.webhook_secrets)
     hubspot = load_hubspot_mapping(settings.hubspot_mapping)
-    services = build_services(settings, metrics, need_model=need_model)
+    services = build_services(settings, metrics)
     return Runtime(
         **vars(services),
         keys=KeyCache(settings.key_cache_seconds),

@@ -17,7 +17,7 @@ import lightgbm as lgb
 from benchmarks.common import snapshot_file
 from training.artifacts import load_model
 from training.dataset import load_customers
-from training.pipeline import label_codes
+from training.fitting import label_codes
 from training.prediction import RawInputs, design
 from training.train import MODEL_NAME, TrainConfig, train
 

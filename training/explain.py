@@ -18,7 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from training.pipeline import prediction_threads
+from training.fitting import prediction_threads
 
 FloatArray = npt.NDArray[np.float64]
 GATHER_ROWS = 64

@@ -30,13 +30,19 @@ from training.features import (
     feature_matrix_of_raw,
     raw_values,
 )
-from training.pipeline import calibrate, prediction_threads
+from training.fitting import calibrate, prediction_threads
 from training.table import CustomerTable
 
 FloatArray = npt.NDArray[np.float64]
 _COUNTS_OF = itemgetter(*RAW_COUNT_INPUTS)
 _TIMES_OF = itemgetter(*TIME_INPUTS)
 _NO_EXTRAS: Mapping[str, Any] = {}
+
+
+ExtraRows = Sequence[Mapping[str, Any]]
+"""Extra inputs as requests and stored customers carry them: a mapping per customer."""
+ExtraColumns = Mapping[str, Sequence[Any]]
+"""Extra inputs as a loaded export holds them: a column per name."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,9 @@ class RawInputs:
     """
 
     values: FloatArray
-    extras: Sequence[Mapping[str, Any]]
-    """Each customer's extra inputs by name (the model's layout says which it reads)."""
+    extras: ExtraRows | ExtraColumns
+    """The extra inputs by name (the model's layout says which it reads), per customer or,
+    from an export, per column: a million rows' mappings cost seconds to build."""
 
     def __len__(self) -> int:
         return len(self.values)
@@ -65,28 +72,48 @@ class RawInputs:
 
     @classmethod
     def of_columns(
-        cls, columns: Mapping[str, FloatArray], extras: Sequence[Mapping[str, Any]]
+        cls, columns: Mapping[str, FloatArray], extras: ExtraRows | ExtraColumns
     ) -> RawInputs:
-        """From one float array per raw input, as event aggregation and the database give."""
-        return cls(np.column_stack([columns[name] for name in RAW_INPUTS]), extras)
+        """From one float array per raw input, as event aggregation and the database give.
+
+        Stacked input by input, so the array is the transpose of one contiguous block: the
+        feature module copies it back into its own column-per-input table in one pass.
+        """
+        return cls(np.stack([columns[name] for name in RAW_INPUTS]).T, extras)
 
     @classmethod
     def of_table(cls, table: CustomerTable) -> RawInputs:
         """From a loaded export."""
-        extras: Sequence[Mapping[str, Any]] = (
-            table.extras.rename(columns=str).to_dict("records")  # type: ignore[assignment]
-            if len(table.extras.columns)
-            else [_NO_EXTRAS] * len(table)
-        )
+        extras = {str(name): table.extras[name] for name in table.extras.columns}
         return cls.of_columns(raw_values(table.raw), extras)
 
     @classmethod
     def joined(cls, parts: Sequence[RawInputs]) -> RawInputs:
-        """The customers of every part, in order, in one array."""
+        """The customers of every part (each with a mapping per customer), in order."""
         if len(parts) == 1:
             return parts[0]
-        extras = [row for part in parts for row in part.extras]
+        extras = [row for part in parts for row in part.extra_rows()]
         return cls(np.vstack([part.values for part in parts]), extras)
+
+    def subset(self, rows: slice) -> RawInputs:
+        """The customers at `rows`."""
+        if isinstance(self.extras, Mapping):
+            return RawInputs(self.values[rows], {k: v[rows] for k, v in self.extras.items()})
+        return RawInputs(self.values[rows], self.extras[rows])
+
+    def extra(self, name: str) -> Sequence[Any]:
+        """Each customer's extra input `name` (None where it has none)."""
+        if isinstance(self.extras, Mapping):
+            column = self.extras.get(name)
+            return [None] * len(self) if column is None else column
+        return [row.get(name) for row in self.extras]
+
+    def extra_rows(self) -> ExtraRows:
+        """The extra inputs as a mapping per customer."""
+        if isinstance(self.extras, Mapping):
+            names = list(self.extras)
+            return [dict(zip(names, row, strict=True)) for row in zip(*self.extras.values())]
+        return self.extras
 
 
 @dataclass(frozen=True)
@@ -153,10 +180,7 @@ class Prediction:
 def design(inputs: RawInputs, as_of: datetime, layout: FeatureLayout) -> FloatArray:
     """The matrix `layout`'s model reads for these customers as of `as_of`."""
     core = feature_matrix_of_raw(inputs.values, epoch_seconds_of(as_of))
-    extras = {
-        name: [row.get(name) for row in inputs.extras]
-        for name in layout.extra_numeric + layout.extra_categorical
-    }
+    extras = {name: inputs.extra(name) for name in layout.extra_numeric + layout.extra_categorical}
     return design_array(core, extras, layout)
 
 

@@ -25,7 +25,7 @@ from training.artifacts import (
     read_test_set,
 )
 from training.errors import DataError, ModelError
-from training.pipeline import label_codes
+from training.fitting import label_codes
 from training.prediction import Predictor, predict_table
 
 POINTER_FILE = "PROMOTED"

@@ -25,7 +25,7 @@ from training.errors import DataError
 from training.features import FEATURE_SET_NAME, FEATURE_SET_VERSION, STATES, feature_set_hash
 from training.mapping import Mapping, load_mapping
 from training.metrics import evaluate
-from training.pipeline import SplitMethod, fit_model, label_codes, split_customers
+from training.fitting import SplitMethod, fit_model, label_codes, split_customers
 from training.report import write_report
 
 MODEL_NAME = "LightGBM (calibrated)"

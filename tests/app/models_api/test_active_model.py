@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import build_runtime, create_app
+from app.services import build_services
 from app.metrics import Metrics
 from app.models_api import active
 from app.models_api.follower import ModelFollower
@@ -82,10 +83,10 @@ def test_the_nightly_run_scores_with_the_active_model_unless_told_otherwise(
 ) -> None:
     active.record(db, second_version, by="someone")
     db.commit()
-    as_rescore = build_runtime(settings, Metrics(), need_model=True)
+    as_rescore = build_services(settings, Metrics(), need_model=True)
     # `dealnode rescore --model` pins the version the same way.
     pinned = settings.model_copy(update={"model_version": trained.version})
-    as_rescore_with_model = build_runtime(pinned, Metrics(), need_model=True)
+    as_rescore_with_model = build_services(pinned, Metrics(), need_model=True)
     try:
         assert as_rescore.serving.model.version == second_version
         assert as_rescore_with_model.serving.model.version == trained.version

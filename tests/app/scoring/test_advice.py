@@ -38,7 +38,7 @@ class Batch:
 
     def score(self, rows: slice = slice(None)) -> ScoredCustomers:
         """Score the customers at `rows` in one call."""
-        inputs = RawInputs(self.inputs.values[rows], self.inputs.extras[rows])
+        inputs = self.inputs.subset(rows)
         return self.advisor.score(self.predictor, inputs, self.kinds[rows], as_of=AS_OF)
 
 

@@ -8,7 +8,7 @@ from scipy.special import log_softmax
 
 from training.dataset import to_customer_table
 from training.mapping import NATIVE_MAPPING
-from training.pipeline import fit_temperature, label_codes, split_customers
+from training.fitting import fit_temperature, label_codes, split_customers
 from training.simulation import Simulation
 
 
