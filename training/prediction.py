@@ -41,7 +41,7 @@ _NO_EXTRAS: Mapping[str, Any] = {}
 
 ExtraRows = Sequence[Mapping[str, Any]]
 """Extra inputs as requests and stored customers carry them: a mapping per customer."""
-ExtraColumns = Mapping[str, Sequence[Any]]
+ExtraColumns = Mapping[str, npt.NDArray[Any]]
 """Extra inputs as a loaded export holds them: a column per name."""
 
 
@@ -84,7 +84,7 @@ class RawInputs:
     @classmethod
     def of_table(cls, table: CustomerTable) -> RawInputs:
         """From a loaded export."""
-        extras = {str(name): table.extras[name] for name in table.extras.columns}
+        extras = {str(name): table.extras[name].to_numpy() for name in table.extras.columns}
         return cls.of_columns(raw_values(table.raw), extras)
 
     @classmethod
@@ -101,7 +101,7 @@ class RawInputs:
             return RawInputs(self.values[rows], {k: v[rows] for k, v in self.extras.items()})
         return RawInputs(self.values[rows], self.extras[rows])
 
-    def extra(self, name: str) -> Sequence[Any]:
+    def extra(self, name: str) -> Sequence[Any] | npt.NDArray[Any]:
         """Each customer's extra input `name` (None where it has none)."""
         if isinstance(self.extras, Mapping):
             column = self.extras.get(name)
@@ -112,7 +112,10 @@ class RawInputs:
         """The extra inputs as a mapping per customer."""
         if isinstance(self.extras, Mapping):
             names = list(self.extras)
-            return [dict(zip(names, row, strict=True)) for row in zip(*self.extras.values())]
+            return [
+                dict(zip(names, row, strict=True))
+                for row in zip(*self.extras.values(), strict=True)
+            ]
         return self.extras
 
 

@@ -23,9 +23,9 @@ from training.dataset import load_customers
 from training.design import design_matrix, fit_layout
 from training.errors import DataError
 from training.features import FEATURE_SET_NAME, FEATURE_SET_VERSION, STATES, feature_set_hash
+from training.fitting import SplitMethod, fit_model, label_codes, split_customers
 from training.mapping import Mapping, load_mapping
 from training.metrics import evaluate
-from training.fitting import SplitMethod, fit_model, label_codes, split_customers
 from training.report import write_report
 
 MODEL_NAME = "LightGBM (calibrated)"

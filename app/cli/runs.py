@@ -13,7 +13,7 @@ from app.cli.json_output import JsonOption, echo_json
 from app.config import get_settings
 
 if TYPE_CHECKING:
-    from app.nightly.service import RunRead
+    from app.nightly.schemas import RunRead
 
 runs_app = typer.Typer(help="Nightly rescoring runs.", no_args_is_help=True)
 console = Console()

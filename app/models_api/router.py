@@ -11,8 +11,6 @@ from app.models_api.schemas import CurrentModelRead, ModelRead
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-
-
 @router.get("")
 def list_models(serving: ServingDep, _: ScoreKey) -> list[ModelRead]:
     """List the registry's models and which one is promoted and serving."""

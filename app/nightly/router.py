@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from app.deps import ScoreKey, SessionDep
 from app.errors import NotFound
 from app.input_types import LookupId
-from app.nightly.service import RunRead, latest_runs, read_run
+from app.nightly.schemas import RunRead
+from app.nightly.service import latest_runs, read_run
 from app.tables import ScoringRun
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])

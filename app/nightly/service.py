@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -11,8 +10,6 @@ from sqlalchemy.orm import Session
 from app.nightly.run_records import joined
 from app.nightly.schemas import RunRead, ShardRead
 from app.tables import ScoringRun, ScoringRunShard
-
-
 
 
 def latest_runs(session: Session, limit: int) -> list[RunRead]:

@@ -16,7 +16,6 @@ from app.notifications.service import DeliveryStatus
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 
-
 @router.get("")
 def list_deliveries(
     session: SessionDep,

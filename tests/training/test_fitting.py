@@ -7,8 +7,8 @@ import pytest
 from scipy.special import log_softmax
 
 from training.dataset import to_customer_table
-from training.mapping import NATIVE_MAPPING
 from training.fitting import fit_temperature, label_codes, split_customers
+from training.mapping import NATIVE_MAPPING
 from training.simulation import Simulation
 
 

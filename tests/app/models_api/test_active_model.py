@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import build_runtime, create_app
-from app.services import build_services
 from app.metrics import Metrics
 from app.models_api import active
 from app.models_api.follower import ModelFollower
+from app.services import build_services
 from app.tables import ActiveModel
 from tests.app.live_server import Server, serve, server_env
 from tests.app.waiting import eventually
