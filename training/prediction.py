@@ -95,12 +95,6 @@ class RawInputs:
         extras = [row for part in parts for row in part.extra_rows()]
         return cls(np.vstack([part.values for part in parts]), extras)
 
-    def subset(self, rows: slice) -> RawInputs:
-        """The customers at `rows`."""
-        if isinstance(self.extras, Mapping):
-            return RawInputs(self.values[rows], {k: v[rows] for k, v in self.extras.items()})
-        return RawInputs(self.values[rows], self.extras[rows])
-
     def extra(self, name: str) -> Sequence[Any] | npt.NDArray[Any]:
         """Each customer's extra input `name` (None where it has none)."""
         if isinstance(self.extras, Mapping):

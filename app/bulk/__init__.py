@@ -22,7 +22,7 @@ from app.bulk.sqlite import SqliteBulk
 from app.db import Base, is_postgres
 from training.features import FloatArray
 
-__all__ = ["Bulk", "CustomerScores", "EventRow", "for_session", "insert_many"]
+__all__ = ["Bulk", "CustomerScores", "EventRow", "for_session"]
 
 
 class Bulk(Protocol):
@@ -79,18 +79,3 @@ class Bulk(Protocol):
 def for_session(session: Session) -> Bulk:
     """The bulk statements for the session's database."""
     return PostgresBulk(session) if is_postgres(session) else SqliteBulk(session)
-
-
-def insert_many(
-    session: Session,
-    table_name: str,
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    *,
-    json: tuple[str, ...] = (),
-) -> None:
-    """Insert the rows on the driver, in the session's transaction (`Bulk.insert_many`).
-
-    Times come as `stored_time` gives them; `json` names the columns given as JSON text.
-    """
-    for_session(session).insert_many(table_name, columns, rows, json=json)

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -133,6 +134,6 @@ def store_scores(
         customer.action_code = view["next_action"]["code"]
         customer.model_version = view["model_version"]
         customer.scored_at = now
-        customer.latest_score = dict(document_of(view))
+        customer.latest_score = cast(dict[str, Any], document_of(view))  # JSON as it is
     session.flush()  # the customers' rows exist before their history refers to them
     record_changes(session, changes, now=now, source="api")

@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 import orjson
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_many
+from app.bulk import for_session
 from app.db import stored_time
 from app.notifications.payload import state_changed
 from app.scoring.results import ScoreView
@@ -56,8 +56,8 @@ def record_changes(
 ) -> None:
     """A history row for each change, and a notification for those that `notifies`."""
     when = stored_time(session, now)
-    insert_many(
-        session,
+    bulk = for_session(session)
+    bulk.insert_many(
         "customer_score",
         _HISTORY_COLUMNS,
         [
@@ -77,8 +77,7 @@ def record_changes(
         ],
         json=("probabilities",),
     )
-    insert_many(
-        session,
+    bulk.insert_many(
         "notification",
         ("notification_id", "customer_id", "created_at", "payload"),
         [

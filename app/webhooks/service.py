@@ -15,7 +15,7 @@ import numpy.typing as npt
 import orjson
 from sqlalchemy.orm import Session
 
-from app.bulk import EventRow, for_session
+from app.bulk import Bulk, EventRow, for_session
 from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.advice import Advisor
@@ -136,27 +136,27 @@ def refresh_customers(
     # Stored documents for all; the API's fuller view only for the few whose state moved.
     documents = scores.documents()
     states = scores.states
-    _update(session, ids, values, kinds, scores, documents, as_of)
+    _update(bulk, ids, values, kinds, scores, documents, as_of)
+    moved = [n for n, customer_id in enumerate(ids) if stored[customer_id][0] != states[n]]
     changes = [
         StateChange(
-            stored[customer_id][0],
+            stored[ids[n]][0],
             render(
                 documents[n],
-                customer_id=customer_id,
+                customer_id=ids[n],
                 state=states[n],
                 confidence=scores.confidence[n],
                 model_version=scores.model_version,
             ),
         )
-        for n, customer_id in enumerate(ids)
-        if stored[customer_id][0] != states[n]
+        for n in moved
     ]
     record_changes(session, changes, now=as_of, source="webhook")
-    return {i for i in ids if stored[i][0] is not None and stored[i][0] != states[position[i]]}
+    return {ids[n] for n in moved if stored[ids[n]][0] is not None}
 
 
 def _update(
-    session: Session,
+    bulk: Bulk,
     ids: list[str],
     values: dict[str, npt.NDArray[np.float64]],
     kinds: list[str | None],
@@ -184,7 +184,7 @@ def _update(
             zip(ids, scores.states, scores.confidence, scores.actions, documents, strict=True)
         )
     ]
-    for_session(session).update_customers(rows, model_version=scores.model_version, now=as_of)
+    bulk.update_customers(rows, model_version=scores.model_version, now=as_of)
 
 
 def _latest_objection_kinds(history: Sequence[Any]) -> dict[str, str]:

@@ -3,6 +3,7 @@ score document renders back to exactly the view the API gave."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,10 @@ class Batch:
 
     def score(self, rows: slice = slice(None)) -> ScoredCustomers:
         """Score the customers at `rows` in one call."""
-        inputs = self.inputs.subset(rows)
+        extras = self.inputs.extras
+        assert isinstance(extras, Mapping)  # an export's extras come as columns
+        columns = {name: column[rows] for name, column in extras.items()}
+        inputs = RawInputs(self.inputs.values[rows], columns)
         return self.advisor.score(self.predictor, inputs, self.kinds[rows], as_of=AS_OF)
 
 
