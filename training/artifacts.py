@@ -23,6 +23,7 @@ import lightgbm as lgb
 import pandas as pd
 
 from training import vetting
+from training.decision import DecisionRule
 from training.design import FeatureLayout
 from training.errors import ModelError
 from training.features import RAW_INPUTS, STATES, feature_set_hash, to_utc
@@ -46,6 +47,7 @@ class LoadedModel:
     layout: FeatureLayout
     temperature: float
     metadata: dict[str, Any]
+    decision: DecisionRule
 
     @property
     def checksum(self) -> str:
@@ -143,6 +145,7 @@ def load_model(path: Path) -> LoadedModel:
         layout = FeatureLayout.from_json(metadata["layout"])
         temperature = float(metadata["calibration"]["temperature"])
         labels = list(metadata["labels"])
+        decision = DecisionRule.from_json(metadata.get("decision"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model {name}: metadata.json lacks {exc}") from None
     if feature_set.get("hash") != feature_set_hash():
@@ -182,6 +185,7 @@ def load_model(path: Path) -> LoadedModel:
         layout=layout,
         temperature=temperature,
         metadata=metadata,
+        decision=decision,
     )
 
 

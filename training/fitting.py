@@ -18,11 +18,13 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.model_selection import train_test_split
 
+from training import ordinal
 from training.errors import DataError
 from training.features import STATES
 from training.table import CustomerTable
 
 SplitMethod = Literal["stratified", "time"]
+Formulation = Literal["multiclass", "ordinal"]
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "multiclass",
@@ -115,6 +117,7 @@ class FittedModel:
     booster: lgb.Booster
     temperature: float
     params: dict[str, Any]
+    formulation: Formulation = "multiclass"
 
     def predict_proba(self, matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Calibrated state probabilities, one column per state in funnel order."""
@@ -158,8 +161,12 @@ def fit_model(
     categorical: list[int],
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    formulation: Formulation = "multiclass",
 ) -> FittedModel:
-    """Fit LightGBM with early stopping on validation, then a temperature on the same rows."""
+    """Fit LightGBM with early stopping on validation, then a temperature on the same rows.
+
+    `ordinal` trains the same kind of booster against neighbour-aware targets (`ordinal.py`).
+    """
     # Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
     # ones or the booster cannot split at all.
     leaf_size = max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), len(x_train) // 100))
@@ -173,16 +180,19 @@ def fit_model(
         free_raw_data=True,
     )
     val_set = lgb.Dataset(x_val.to_numpy(np.float64), label=y_val, reference=train_set)
+    ordered = formulation == "ordinal"
     booster = lgb.train(
-        merged,
+        ordinal.training_params(merged, y_train) if ordered else merged,
         train_set,
         num_boost_round=MAX_ROUNDS,
         valid_sets=[val_set],
+        feval=ordinal.log_loss_metric if ordered else None,
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )
     raw_val = booster.predict(x_val.to_numpy(np.float64), raw_score=True)
     temperature = fit_temperature(np.asarray(raw_val), y_val)
-    return FittedModel(booster=booster, temperature=temperature, params=merged)
+    kept = {**merged, "objective": ordinal.NAME} if ordered else merged
+    return FittedModel(booster, temperature, kept, formulation)
 
 
 def fit_temperature(raw_scores: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> float:

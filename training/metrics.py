@@ -26,9 +26,15 @@ IntArray = npt.NDArray[np.int64]
 CLASSES = list(range(len(STATES)))
 
 
-def evaluate(y_true: IntArray, proba: FloatArray) -> dict[str, Any]:
-    """All the report's metrics for one model on one set of customers (JSON-serialisable)."""
-    y_pred = proba.argmax(axis=1)
+def evaluate(
+    y_true: IntArray, proba: FloatArray, decisions: npt.NDArray[np.intp] | None = None
+) -> dict[str, Any]:
+    """All the report's metrics for one model on one set of customers (JSON-serialisable).
+
+    `decisions` are the states shown (a decision rule's); without them, the most probable.
+    Calibration (ECE) always reads the probabilities, which the rule leaves untouched.
+    """
+    y_pred = proba.argmax(axis=1) if decisions is None else decisions
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=CLASSES, zero_division=0
     )
@@ -42,6 +48,7 @@ def evaluate(y_true: IntArray, proba: FloatArray) -> dict[str, Any]:
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "within_one_accuracy": float(np.mean(np.abs(y_pred - y_true) <= 1)),
         "log_loss": float(log_loss(y_true, clipped, labels=CLASSES)),
+        "ranked_probability_score": ranked_probability_score(y_true, proba),
         "ece": expected_calibration_error(y_true, proba),
         "per_state": {
             state: {
@@ -83,3 +90,15 @@ def expected_calibration_error(y_true: IntArray, proba: FloatArray, n_bins: int 
     bins = reliability_bins(y_true, proba, n_bins)
     total = sum(b["count"] for b in bins)
     return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / total)
+
+
+def ranked_probability_score(y_true: IntArray, proba: FloatArray) -> float:
+    """The ordinal counterpart of the Brier score: squared gaps between the predicted and the
+    true "at least state k" shares, summed over the thresholds and averaged over customers.
+
+    Putting probability on a neighbour of the true state costs less than on a far state, so
+    it judges ordinal and multiclass formulations by the same yardstick. 0 is perfect.
+    """
+    predicted = np.cumsum(proba, axis=1)[:, :-1]
+    actual = (y_true[:, None] <= np.arange(len(STATES) - 1)[None, :]).astype(np.float64)
+    return float(((predicted - actual) ** 2).sum(axis=1).mean() / (len(STATES) - 1))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from training.artifacts import LoadedModel
@@ -17,7 +16,7 @@ from training.dataset import load_customers
 from training.errors import DataError
 from training.features import STATES
 from training.mapping import Mapping
-from training.prediction import Predictor, predict_table
+from training.prediction import Prediction, Predictor, predict_table
 from training.table import CustomerTable
 
 PROBABILITY_COLUMNS = tuple(f"p_{state}" for state in STATES)
@@ -29,16 +28,16 @@ def score_table(model: LoadedModel, table: CustomerTable) -> pd.DataFrame:
         prediction = predict_table(Predictor(model), table)
     except KeyError as exc:
         raise DataError(f"column {exc} is needed by model {model.version} but missing") from None
-    return scores_frame(table.ids, prediction.probabilities, model.version)
+    return scores_frame(table.ids, prediction)
 
 
-def scores_frame(ids: pd.Index, proba: npt.NDArray[np.float64], version: str) -> pd.DataFrame:
+def scores_frame(ids: pd.Index, prediction: Prediction) -> pd.DataFrame:
     """Lay out predictions as the scoring output's columns."""
-    states = np.asarray(STATES, dtype=object)[proba.argmax(axis=1)]
-    frame = pd.DataFrame(proba, columns=list(PROBABILITY_COLUMNS))
+    states = np.asarray(STATES, dtype=object)[prediction.winners]
+    frame = pd.DataFrame(prediction.probabilities, columns=list(PROBABILITY_COLUMNS))
     frame.insert(0, "state", states)
     frame.insert(0, "customer_id", ids.to_numpy())
-    frame["model_version"] = version
+    frame["model_version"] = prediction.model_version
     return frame
 
 

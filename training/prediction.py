@@ -144,7 +144,7 @@ class Prediction:
     probabilities: FloatArray
     """Calibrated, a column per state in funnel order."""
     winners: npt.NDArray[np.intp]
-    """Each customer's state, as its index in `STATES`."""
+    """Each customer's state as the model's decision rule chooses it, an index in `STATES`."""
     explainer: PathExplainer | None
     leaves: npt.NDArray[np.intp] | None
     """The leaf each customer reached in each tree; None when not explained."""
@@ -209,7 +209,7 @@ def predict(
         layout=model.layout,
         matrix=matrix,
         probabilities=probabilities,
-        winners=probabilities.argmax(axis=1),
+        winners=model.decision.decide(probabilities),
         explainer=explainer,
         leaves=leaves,
     )

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.decision import DecisionRule
 from training.features import STATES
 from training.metrics import reliability_bins
 
@@ -41,6 +42,7 @@ def write_report(
     proba: npt.NDArray[np.float64],
     importance: pd.Series,
     info: dict[str, str],
+    rule: DecisionRule,
 ) -> Path:
     """Write report.md and its PNGs into `out_dir`; return the Markdown's path."""
     model = results[model_name]
@@ -48,7 +50,7 @@ def write_report(
     _plot_reliability(out_dir / "reliability.png", y_true, proba)
     _plot_importance(out_dir / "feature_importance.png", importance)
     path = out_dir / "report.md"
-    path.write_text(_markdown(model_name, results, y_true, proba, info))
+    path.write_text(_markdown(model_name, results, y_true, proba, info, rule))
     return path
 
 
@@ -58,9 +60,10 @@ def _markdown(
     y_true: npt.NDArray[np.int64],
     proba: npt.NDArray[np.float64],
     info: dict[str, str],
+    rule: DecisionRule,
 ) -> str:
     model = results[model_name]
-    baselines = {k: v for k, v in results.items() if k != model_name}
+    baselines = {k: v for k, v in results.items() if not k.startswith(model_name)}
     best = max(baselines.items(), key=lambda kv: kv[1]["macro_f1"]) if baselines else None
     lines = ["# DealNode model report", ""]
     summary = (
@@ -81,6 +84,12 @@ def _markdown(
         "## Model and baselines on the same test customers",
         "",
         comparison_table(results),
+    ]
+    lines += [
+        "",
+        "## How the shown state is chosen",
+        "",
+        *decision_words(rule, results, model_name),
     ]
     lines += ["", "## Per state", ""]
     lines += [
@@ -119,6 +128,69 @@ def _markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+def decision_words(
+    rule: DecisionRule, results: dict[str, dict[str, Any]], model_name: str
+) -> list[str]:
+    """The decision rule in a sales manager's words, with what it changes on the test split."""
+    if rule.kind == "most probable":
+        return [
+            "Each customer is shown in their most probable state: on the validation "
+            "customers, no weighting of the states found them better."
+        ]
+    lines = [
+        "The model gives each customer a probability for every state, and those stay as they "
+        "are: 60% means right about six times in ten. The state shown is chosen from them so "
+        "that no state goes unseen because it is rarer or harder to tell apart."
+    ]
+    if rule.kind == "fitted weights" and rule.weights is not None:
+        weights = ", ".join(
+            f"{state} x{w:.2f}" for state, w in zip(STATES, rule.weights, strict=True)
+        )
+        top, low = int(np.argmax(rule.weights)), int(np.argmin(rule.weights))
+        example = (
+            f"a customer with 35% {STATES[top]} and 45% {STATES[low]} is shown as "
+            f"{STATES[top] if 0.35 * rule.weights[top] > 0.45 * rule.weights[low] else STATES[low]}"
+        )
+        lines += [
+            "",
+            f"Each state's probability is multiplied by a weight and the highest wins: {weights}. "
+            "The weights were fitted on the validation customers to find every state about "
+            "equally well (macro-F1), then `intent` and `deciding` were raised until at least "
+            "half of those customers are found, as long as at least 35% of the customers shown "
+            f"in them really are there. For example, {example}.",
+        ]
+    else:
+        lines += [
+            "",
+            "The state shown is the one with the lowest expected cost under the cost file "
+            "given at training (rows: the true state; columns: the state shown):",
+            "",
+            "| true \\ shown | " + " | ".join(STATES) + " |",
+            "|---|" + "---:|" * len(STATES),
+            *(
+                f"| {state} | " + " | ".join(f"{c:g}" for c in row) + " |"
+                for state, row in zip(STATES, rule.costs, strict=True)
+            ),
+        ]
+    plain = results.get(f"{model_name}, most probable state")
+    if plain is not None:
+        chosen = results[model_name]
+        lines += [
+            "",
+            "| state | found (recall), rule | found, most probable | right when shown "
+            "(precision), rule | right when shown, most probable |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| {state} | {chosen['per_state'][state]['recall']:.0%} "
+                f"| {plain['per_state'][state]['recall']:.0%} "
+                f"| {chosen['per_state'][state]['precision']:.0%} "
+                f"| {plain['per_state'][state]['precision']:.0%} |"
+                for state in STATES
+            ),
+        ]
+    return lines
 
 
 def _calibration_words(y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.float64]) -> str:

@@ -20,15 +20,18 @@ import sklearn
 from training import artifacts, registry
 from training.baselines import fit_baselines
 from training.dataset import load_customers
+from training.decision import DecisionRule, fit_weights, load_costs
 from training.design import design_matrix, fit_layout
 from training.errors import DataError
 from training.features import FEATURE_SET_NAME, FEATURE_SET_VERSION, STATES, feature_set_hash
-from training.fitting import SplitMethod, fit_model, label_codes, split_customers
+from training.fitting import SplitMethod, label_codes, split_customers
+from training.formulation import choose_and_fit
 from training.mapping import Mapping, load_mapping
 from training.metrics import evaluate
 from training.report import write_report
 
 MODEL_NAME = "LightGBM (calibrated)"
+MOST_PROBABLE_NAME = "LightGBM (calibrated), most probable state"
 MIN_ROWS = 20
 
 
@@ -46,6 +49,8 @@ class TrainConfig:
     params: dict[str, Any] = field(default_factory=dict)
     as_of: pd.Timestamp | None = None
     """The snapshot time; overrides the mapping's and the data's `as_of`."""
+    costs: Path | None = None
+    """A cost file for the decision rule; None fits the weights on validation."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class TrainResult:
 def train(config: TrainConfig) -> TrainResult:
     """Fit, evaluate and register a model; raise DataError for input a user must fix."""
     mapping: Mapping | None = load_mapping(config.mapping) if config.mapping else None
+    given_rule = load_costs(config.costs) if config.costs else None
     table = load_customers(config.data, mapping, require_labels=True, as_of=config.as_of)
     assert table.labels is not None
     y = label_codes(table.labels)
@@ -76,7 +82,7 @@ def train(config: TrainConfig) -> TrainResult:
     x_train, x_val, x_test = (design_matrix(t, layout) for t in (train_rows, val_rows, test_rows))
     y_train, y_val, y_test = y[split.train], y[split.validation], y[split.test]
 
-    fitted = fit_model(
+    choice = choose_and_fit(
         x_train,
         y_train,
         x_val,
@@ -85,11 +91,17 @@ def train(config: TrainConfig) -> TrainResult:
         seed=config.seed,
         params=config.params,
     )
+    fitted = choice.fitted
+    proba_val = fitted.predict_proba(x_val.to_numpy(np.float64))
+    rule: DecisionRule = given_rule or fit_weights(proba_val, y_val)
     proba_test = fitted.predict_proba(x_test.to_numpy(np.float64))
-    results: dict[str, dict[str, Any]] = {MODEL_NAME: evaluate(y_test, proba_test)}
+    results: dict[str, dict[str, Any]] = {
+        MODEL_NAME: evaluate(y_test, proba_test, rule.decide(proba_test)),
+        MOST_PROBABLE_NAME: evaluate(y_test, proba_test),
+    }
     for baseline in fit_baselines(x_train, y_train, categorical=list(layout.extra_categorical)):
         results[baseline.name] = evaluate(y_test, baseline.predict_proba(x_test))
-    validation = evaluate(y_val, fitted.predict_proba(x_val.to_numpy(np.float64)))
+    validation = evaluate(y_val, proba_val, rule.decide(proba_val))
 
     importance = pd.Series(
         fitted.booster.feature_importance(importance_type="gain"),
@@ -124,7 +136,8 @@ def train(config: TrainConfig) -> TrainResult:
             y_true=y_test,
             proba=proba_test,
             importance=importance,
-            info=_report_info(base, data_info, fitted.temperature),
+            info=_report_info(base, data_info, fitted.temperature, choice.formulation),
+            rule=rule,
         )
         artifacts.write_metadata(
             staging,
@@ -140,13 +153,20 @@ def train(config: TrainConfig) -> TrainResult:
                 "labels": list(STATES),
                 "layout": layout.to_json(),
                 "calibration": {"method": "temperature", "temperature": fitted.temperature},
+                "formulation": choice.to_json(),
+                "decision": rule.to_json(),
                 "booster": booster_meta,
                 "params": fitted.params,
                 "data": data_info,
                 "metrics": {
                     "test": {
                         "model": results[MODEL_NAME],
-                        "baselines": {k: v for k, v in results.items() if k != MODEL_NAME},
+                        "most_probable_state": results[MOST_PROBABLE_NAME],
+                        "baselines": {
+                            k: v
+                            for k, v in results.items()
+                            if k not in (MODEL_NAME, MOST_PROBABLE_NAME)
+                        },
                     },
                     "validation": {"model": validation},
                 },
@@ -180,7 +200,9 @@ def _check_trainable(y: np.ndarray, *, label_column: str) -> None:
         )
 
 
-def _report_info(version: str, data: dict[str, Any], temperature: float) -> dict[str, str]:
+def _report_info(
+    version: str, data: dict[str, Any], temperature: float, formulation: str
+) -> dict[str, str]:
     rows = data["rows"]
     return {
         "Model version": version,
@@ -192,6 +214,7 @@ def _report_info(version: str, data: dict[str, Any], temperature: float) -> dict
         ),
         "Split": f"{data['split']}, seed {data['seed']}",
         "Feature set": f"{FEATURE_SET_NAME} v{FEATURE_SET_VERSION} ({feature_set_hash()})",
+        "Formulation": f"{formulation} (the better of multiclass and ordinal on validation)",
         "Calibration": f"temperature {temperature:.3f} fitted on the validation customers",
     }
 

@@ -125,6 +125,13 @@ def train(
         str | None,
         typer.Option(help="Snapshot time (UTC) of data that has none in its mapping or columns."),
     ] = None,
+    costs: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML cost file for choosing the shown state (docs/decision-rule.md); "
+            "default: weights fitted on validation."
+        ),
+    ] = None,
 ) -> None:
     """Train a model, compare it with the baselines, and register it."""
     from training.report import comparison_table
@@ -142,6 +149,7 @@ def train(
         seed=seed,
         promote=promote,
         as_of=when,
+        costs=costs,
     )
     result = guarded(lambda: run_training(config))
     console.print(comparison_table(result.metrics), markup=False)

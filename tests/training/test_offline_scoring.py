@@ -11,6 +11,7 @@ import pytest
 from training.artifacts import load_model
 from training.dataset import load_customers
 from training.errors import DataError
+from training.features import STATES
 from training.offline_scoring import PROBABILITY_COLUMNS, score_file, score_table
 from training.train import TrainResult
 
@@ -26,14 +27,11 @@ def test_score_table_rows_do_not_depend_on_their_batch(
     pd.testing.assert_frame_equal(alone.reset_index(drop=True), expected)
 
 
-def test_score_table_state_is_the_most_probable(trained: TrainResult, snapshot_path: Path) -> None:
-    scores = score_table(
-        load_model(trained.path), load_customers(snapshot_path, require_labels=False)
-    )
-    top = scores[list(PROBABILITY_COLUMNS)].to_numpy().argmax(axis=1)
-    assert (
-        scores["state"] == pd.Series(PROBABILITY_COLUMNS)[top].str.removeprefix("p_").to_numpy()
-    ).all()
+def test_score_table_state_is_the_decision_rules(trained: TrainResult, snapshot_path: Path) -> None:
+    model = load_model(trained.path)
+    scores = score_table(model, load_customers(snapshot_path, require_labels=False))
+    chosen = model.decision.decide(scores[list(PROBABILITY_COLUMNS)].to_numpy())
+    assert (scores["state"] == np.asarray(STATES, dtype=object)[chosen]).all()
     assert scores["model_version"].eq(trained.version).all()
 
 

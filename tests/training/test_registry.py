@@ -42,6 +42,32 @@ def test_metadata_records_what_the_issue_requires(trained: TrainResult) -> None:
     assert (trained.path / "report.md").is_file()
 
 
+def test_metadata_records_the_formulation_and_the_decision_rule(trained: TrainResult) -> None:
+    meta = json.loads((trained.path / "metadata.json").read_text())
+    formulation = meta["formulation"]
+    scores = formulation["validation_ranked_probability_score"]
+    assert formulation["chosen"] == min(scores, key=scores.__getitem__)
+    model = load_model(trained.path)
+    assert model.decision.to_json() == meta["decision"]
+    test = meta["metrics"]["test"]
+    # The rule and the plain most probable state are judged on the same customers and
+    # probabilities: calibration is the same, the states shown may differ.
+    assert test["model"]["log_loss"] == test["most_probable_state"]["log_loss"]
+    assert "most probable state" in (trained.path / "report.md").read_text()
+
+
+def test_a_model_from_before_decision_rules_shows_the_most_probable_state(
+    registry_dir: Path, trained: TrainResult, snapshot_path: Path
+) -> None:
+    path = registry_dir / trained.version
+    meta = json.loads((path / "metadata.json").read_text())
+    del meta["decision"]
+    (path / "metadata.json").write_text(json.dumps(meta))
+    rows = load_customers(snapshot_path, require_labels=False).subset(np.arange(300))
+    prediction = predict_table(Predictor(load_model(path)), rows)
+    assert (prediction.winners == prediction.probabilities.argmax(axis=1)).all()
+
+
 def test_train_promotes_the_first_model(trained: TrainResult) -> None:
     assert trained.promoted
     assert registry.promoted_version(trained.path.parent) == trained.version

@@ -300,3 +300,38 @@ def test_cli_train_takes_the_snapshot_time_from_as_of(
     (version,) = [p for p in models.iterdir() if (p / "metadata.json").is_file()]
     metadata = json.loads((version / "metadata.json").read_text())
     assert metadata["data"]["as_of"] == "2026-11-01T00:00:00+00:00"
+
+
+def test_cli_train_chooses_states_by_a_cost_file(
+    export_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv, mapping = export_files
+    costs = tmp_path / "costs.toml"
+    costs.write_text("[deciding]\npotential = 6\ninterested = 4\n")
+    models = tmp_path / "models"
+    args = ["train", str(csv), "--mapping", str(mapping), "--models-dir", str(models)]
+    result = runner.invoke(app, [*args, "--costs", str(costs)])
+    assert result.exit_code == 0, result.output
+    (model_dir,) = [p for p in models.iterdir() if p.is_dir()]
+    decision = json.loads((model_dir / "metadata.json").read_text())["decision"]
+    assert decision["kind"] == "cost matrix"
+    assert decision["costs"][3][:2] == [6.0, 4.0]
+    assert "cost file" in (model_dir / "report.md").read_text()
+
+
+def test_cli_train_refuses_a_bad_cost_file_in_one_line(
+    export_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv, mapping = export_files
+    costs = tmp_path / "costs.toml"
+    costs.write_text("[buying]\npotential = 6\n")
+    models = tmp_path / "models"
+    args = ["train", str(csv), "--mapping", str(mapping), "--models-dir", str(models)]
+    result = runner.invoke(app, [*args, "--costs", str(costs)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "error: costs costs.toml: [buying] is not a state "
+        "(potential, interested, intent, deciding, loyal)"
+    ]
+    assert not models.exists() or list(models.iterdir()) == []
