@@ -103,9 +103,13 @@ class ScoreRead(BaseModel):
     """A prediction: state, probabilities, why, and what to do next."""
 
     customer_id: str | None
-    state: str
-    probabilities: dict[str, float]
-    confidence: float
+    state: str = Field(
+        description="The state shown, chosen from the probabilities by the model's decision "
+        "rule (docs/decision-rule.md): not always the most probable one, since the rule sees "
+        "to it that intent and deciding customers are found."
+    )
+    probabilities: dict[str, float] = Field(description="Calibrated probability per state.")
+    confidence: float = Field(description="The probability of the state shown.")
     model_version: str
     as_of: datetime
     reasons_for: list[ReasonRead]

@@ -21,6 +21,7 @@ from app.scoring.schemas import ScoreRead
 from app.scoring.serving import ServingModel
 from training.dataset import load_customers
 from training.explain import GATHER_ROWS
+from training.features import STATES
 from training.prediction import Predictor, RawInputs, design
 from training.train import TrainResult
 
@@ -80,7 +81,12 @@ def test_batch_predictions_match_scoring_each_customer_alone(scored: Batch) -> N
         [alone] = scored.score(slice(i, i + 1)).views(ids[i : i + 1])
         assert _rounded(read) == _rounded(alone)
         ScoreRead.model_validate(read)
-        assert read["confidence"] == max(read["probabilities"].values())
+        # The confidence is that of the state shown, which the model's rule chose.
+        assert read["confidence"] == read["probabilities"][read["state"]]
+        chosen = scored.predictor.model.decision.decide(
+            np.array([[read["probabilities"][s] for s in STATES]])
+        )
+        assert read["state"] == STATES[int(chosen[0])]
         assert sum(read["probabilities"].values()) == pytest.approx(1.0)
         for reason in read["reasons_for"] + read["reasons_against"]:
             assert not np.isnan(matrix[i, columns.index(reason["feature"])])
