@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         assert table.labels is not None
         rounds = model.booster.current_iteration()
         start = time.perf_counter()
+        # The floor is one plain multiclass fit: an ordinal winner's objective is a Python
+        # function that the metadata names but cannot hold.
         lgb.train(
-            model.metadata["params"],
+            {**model.metadata["params"], "objective": "multiclass"},
             lgb.Dataset(
                 design(RawInputs.of_table(table), table.as_of.to_pydatetime(), model.layout),
                 label=label_codes(table.labels),
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dealnode train (everything): {full_s:.1f} s")
     print(f"floor (lightgbm.train, same rounds, all rows): {floor_s:.1f} s")
     print(f"ratio train/floor: {full_s / floor_s:.2f}")
+    if args.customers == 200_000:
+        print(f"target, under 30 s for 200,000 customers: {'met' if full_s < 30 else 'MISSED'}")
     return 0
 
 
