@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,10 @@ class Server:
             yield
         finally:
             for pid in others:
-                os.kill(pid, signal.SIGCONT)
+                # uvicorn's supervisor replaces a worker that misses its health check, which
+                # a paused one does on a loaded machine: nothing is left to resume then.
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def get_from(
         self, worker: int, path: str, headers: dict[str, str] | None = None
