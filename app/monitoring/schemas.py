@@ -42,7 +42,7 @@ class StateQuality(BaseModel):
     support: int = Field(description="Labelled customers truly in this state.")
 
 
-class TestComparison(BaseModel):
+class ComparedWithTest(BaseModel):
     """The same figures on the model's held-out test split, from its metadata."""
 
     macro_recall_test: float | None = Field(
@@ -64,7 +64,7 @@ class LiveQuality(BaseModel):
     per_state: dict[str, StateQuality]
     macro_recall: float | None
     ece: float | None = Field(description="Expected calibration error of the probabilities.")
-    compared_with_test: TestComparison
+    compared_with_test: ComparedWithTest
 
 
 class Retrain(BaseModel):

@@ -18,12 +18,12 @@ from app.metrics import Metrics
 from app.monitoring import live_inputs, quality
 from app.monitoring.cache import TtlCache
 from app.monitoring.schemas import (
+    ComparedWithTest,
     FeatureDrift,
     LiveQuality,
     MonitoringRead,
     Retrain,
     StateQuality,
-    TestComparison,
     WindowRead,
 )
 from training.artifacts import LoadedModel
@@ -194,7 +194,7 @@ def _live_quality(
         per_state={s: StateQuality(**v) for s, v in figures["per_state"].items()},
         macro_recall=figures["macro_recall"],
         ece=figures["ece"],
-        compared_with_test=TestComparison(
+        compared_with_test=ComparedWithTest(
             macro_recall_test=macro_test,
             macro_recall_live=figures["macro_recall"],
             ece_test=test.get("ece"),
