@@ -58,8 +58,9 @@ def record(
             bulk.insert(ObservedState)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["customer_id", "source", "observed_at"])
+            .returning(ObservedState.id)  # what was inserted: rowcount is not reliable here
         )
-        new += max(int(getattr(session.execute(statement), "rowcount", 0) or 0), 0)
+        new += len(session.execute(statement).all())
     return new
 
 
