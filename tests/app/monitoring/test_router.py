@@ -139,3 +139,15 @@ def test_a_model_without_a_reference_says_so_plainly(
     assert "retrain it" in body["drift_note"]
     assert body["retrain"]["advised"] is False
     assert any("monitoring reference" in reason for reason in body["retrain"]["because"])
+
+
+def test_a_database_with_no_customers_answers_and_advises_waiting(
+    client: TestClient, score_key: dict[str, str]
+) -> None:
+    body = report(client, score_key)
+    for window in body["windows"].values():
+        assert (window["customers"], window["features"], window["state_mix_psi"]) == (0, [], None)
+    assert body["retrain"]["advised"] is False
+    assert body["retrain"]["because"][0] == (
+        "only 0 customers scored in the last 7 days (drift is judged from 100)"
+    )
