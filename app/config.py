@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     """How long a killed nightly run keeps the next one out (its lease, renewed while alive)."""
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
+    monitoring_ttl_seconds: float = Field(default=300.0, ge=0)
+    """How long a monitoring report is reused (`GET /v1/models/current/monitoring`), so
+    dashboards polling it do not rescan the customers; 0 computes every time."""
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
     """`json` for one JSON object per line (log collectors); `text` reads better on a terminal."""

@@ -19,6 +19,8 @@ from app.keys import service as key_service
 from app.keys.service import Caller, Scope
 from app.metrics import Metrics
 from app.models_api.follower import ModelFollower
+from app.monitoring.cache import TtlCache
+from app.monitoring.schemas import MonitoringRead
 from app.runtime import Runtime
 from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
@@ -76,6 +78,10 @@ IntakeDep = Annotated[Intake, Depends(_held(lambda runtime: runtime.intake))]
 """What stores and applies webhook deliveries, many at once."""
 HubSpotMappingDep = Annotated[HubSpotMapping, Depends(_held(lambda runtime: runtime.hubspot))]
 """How HubSpot's properties map to CRM events."""
+MonitoringCacheDep = Annotated[
+    TtlCache[MonitoringRead], Depends(_held(lambda runtime: runtime.monitoring))
+]
+"""Recent monitoring reports, reused while fresh."""
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RawBody = Annotated[bytes, Depends(get_raw_body)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,8 @@ from app.keys.service import KeyCache
 from app.metrics import Metrics
 from app.middleware import BodyLimit, Timing
 from app.models_api.router import router as models_router
+from app.monitoring.cache import TtlCache
+from app.monitoring.router import router as monitoring_router
 from app.nightly.router import router as runs_router
 from app.notifications.router import router as outbox_router
 from app.openapi import install_openapi
@@ -48,6 +51,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             services.advisor,
             at_once=1 if services.engine.dialect.name == "sqlite" else 2,
         ),
+        monitoring=TtlCache(settings.monitoring_ttl_seconds, time.monotonic),
     )
 
 
@@ -81,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     routers = (ops_router, scoring_router, customers_router, models_router, webhooks_router)
-    for router in (*routers, outbox_router, runs_router):
+    for router in (*routers, outbox_router, runs_router, monitoring_router):
         app.include_router(router)
     add_docs_page(app)
     document_outbound(app)

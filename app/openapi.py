@@ -87,6 +87,7 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/v1/customers/{customer_id}"): (401, 404, 422),
     ("get", "/v1/models"): (401,),
     ("get", "/v1/models/current"): (401, 503),
+    ("get", "/v1/models/current/monitoring"): (401, 422, 503),
     ("post", "/v1/models/{version}/activate"): (401, 403, 404, 422),
     ("get", "/v1/runs"): (401, 422),
     ("get", "/v1/runs/{run_id}"): (401, 404, 422),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.keys.service import KeyCache
+from app.monitoring.cache import TtlCache
+from app.monitoring.schemas import MonitoringRead
 from app.scoring.batcher import PredictionBatcher
 from app.services import Services
 from app.webhooks.hubspot import HubSpotMapping
@@ -20,3 +22,5 @@ class Runtime(Services):
     hubspot: HubSpotMapping
     batcher: PredictionBatcher
     intake: Intake
+    monitoring: TtlCache[MonitoringRead]
+    """Recent monitoring reports (`DEALNODE_MONITORING_TTL_SECONDS`)."""

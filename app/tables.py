@@ -248,3 +248,27 @@ class ActiveModel(Base):
     """The name of the admin key that activated it (its key id when it has no name)."""
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+Index("ix_customer_scored_at", Customer.scored_at)
+"""Monitoring reads the customers scored most recently; without it, a scan of the table."""
+
+
+class ObservedState(Base):
+    """A customer's true state as the CRM or a labelled file reported it, at a time.
+
+    Compared with the prediction in effect at that time, these give the model's live
+    precision and recall. Unique per customer, source and time, so a re-delivered webhook or
+    a re-run import adds nothing.
+    """
+
+    __tablename__ = "observed_state"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("customer_id", "source", "observed_at"),)

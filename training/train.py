@@ -22,6 +22,7 @@ from training.baselines import fit_baselines
 from training.dataset import load_customers
 from training.decision import DecisionRule, fit_weights, load_costs
 from training.design import design_matrix, fit_layout
+from training.drift import reference_of
 from training.errors import DataError
 from training.features import FEATURE_SET_NAME, FEATURE_SET_VERSION, STATES, feature_set_hash
 from training.fitting import SplitMethod, label_codes, split_customers
@@ -171,6 +172,9 @@ def train(config: TrainConfig) -> TrainResult:
                     "validation": {"model": validation},
                 },
                 "feature_importance_gain": {k: float(v) for k, v in importance.items()},
+                "monitoring_reference": reference_of(
+                    x_train.to_numpy(np.float64), y_train, layout
+                ).to_json(),
                 "libraries": _library_versions(),
             },
         )

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli.json_output import JsonOption, echo_json
+from app.cli.monitor import import_labels, monitor
 from app.cli.operations import db_app, deliver, import_app, keys_app, serve
 from app.cli.rescore import rescore
 from app.cli.runs import runs_app
@@ -36,6 +37,8 @@ app.add_typer(runs_app, name="runs")
 app.command()(serve)
 app.command()(deliver)
 app.command()(rescore)
+app.command()(monitor)
+import_app.command("labels")(import_labels)
 console = Console()
 T = TypeVar("T")
 

@@ -20,12 +20,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from app.errors import Unauthorized
 from app.input_types import CustomerId, EventId
+from app.monitoring.observed import Observation
 from app.webhooks.schemas import CrmEvent
-from training.features import InteractionType
+from training.features import CustomerState, InteractionType
 from training.input_rules import EARLIEST_MS, LATEST_MS
 
 TOLERANCE_MS = 5 * 60 * 1000
 MAX_EVENTS = 100
+STAGE_SUBSCRIPTION = "deal.propertyChange"
+STAGE_PROPERTY = "dealstage"
 
 
 def signature_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
@@ -75,6 +78,8 @@ class HubSpotMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rule: list[HubSpotRule]
+    stage_states: dict[str, CustomerState] = Field(default_factory=dict)
+    """Deal stage -> the customer's true state, for live quality (docs/monitoring.md)."""
 
     def match(self, event: dict[str, Any]) -> HubSpotRule | None:
         """The first rule this HubSpot event satisfies."""
@@ -145,3 +150,25 @@ def to_crm_events(raw: list[dict[str, Any]], mapping: HubSpotMapping) -> tuple[l
             )
         )
     return events, len(raw) - len(events)
+
+
+def stage_observations(raw: list[dict[str, Any]], mapping: HubSpotMapping) -> list[Observation]:
+    """The true states that deal stage changes in a delivery report (`stage_states`).
+
+    Read from the raw events, whether or not a rule also makes an interaction of them: a
+    stage such as "appointment scheduled" says where the customer is without being one.
+    Call it after `to_crm_events`, which has checked every event's fields.
+    """
+    found = []
+    for item in raw:
+        if item.get("subscriptionType") != STAGE_SUBSCRIPTION:
+            continue
+        if item.get("propertyName") != STAGE_PROPERTY:
+            continue
+        state = mapping.stage_states.get(str(item.get("propertyValue")))
+        if state is None:
+            continue
+        event = HubSpotEvent.model_validate(item)
+        when = datetime.fromtimestamp(event.occurredAt / 1000, tz=UTC)
+        found.append(Observation(event.objectId, state.value, when))
+    return found

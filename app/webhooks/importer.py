@@ -17,12 +17,11 @@ import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.input_files import read_records, row_error
 from app.scoring.advice import Advisor
 from app.scoring.serving import ServingModel
 from app.webhooks import service
 from app.webhooks.schemas import CrmEvent
-from training.dataset import read_table
-from training.errors import DataError
 
 REQUIRED = ("event_id", "customer_id", "type", "occurred_at")
 ATTRIBUTES = ("objection_kind", "quote_value")
@@ -39,15 +38,8 @@ class ImportResult:
 
 def read_events(path: Path) -> list[CrmEvent]:
     """Read and validate an event log; DataError names the row and column."""
-    frame = read_table(path)
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path.name}: column {missing[0]!r} is missing")
-    frame["occurred_at"] = frame["occurred_at"].map(
-        lambda v: v.isoformat() if isinstance(v, pd.Timestamp) else v
-    )
     events = []
-    for row, record in enumerate(frame.to_dict("records"), start=1):
+    for row, record in enumerate(read_records(path, REQUIRED, time_column="occurred_at"), 1):
         attributes = {k: record[k] for k in ATTRIBUTES if k in record and pd.notna(record[k])}
         try:
             events.append(
@@ -60,9 +52,7 @@ def read_events(path: Path) -> list[CrmEvent]:
                 )
             )
         except ValidationError as exc:
-            first = exc.errors()[0]
-            column = str(first["loc"][0]) if first["loc"] else "row"
-            raise DataError(f"{path.name}: column {column!r} row {row}: {first['msg']}") from None
+            raise row_error(path, row, exc) from None
     return events
 
 

@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from app.deps import HubSpotMappingDep, IntakeDep, RawBody, SettingsDep
+from app.deps import HubSpotMappingDep, IntakeDep, RawBody, SessionmakerDep, SettingsDep
 from app.errors import InvalidInput
+from app.monitoring import observed
 from app.webhooks import hubspot
 from app.webhooks.outcomes import counted
 from app.webhooks.schemas import CrmEvent, DeliveryRead
@@ -20,6 +22,8 @@ from app.webhooks.signature import verify_standard
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 MAX_EVENTS = 1000
 _EVENTS = TypeAdapter(list[CrmEvent])
+_NOTHING = DeliveryRead(accepted=0, duplicates=0, ignored=0, customers=0, state_changes=0)
+"""What a delivery of state reports alone does to the interactions."""
 T = TypeVar("T")
 
 
@@ -34,12 +38,21 @@ async def receive_events(
     body: RawBody,
     settings: SettingsDep,
     intake: IntakeDep,
+    sessions: SessionmakerDep,
 ) -> DeliveryRead:
-    """Accept one event or a list, signed with Standard Webhooks; duplicates change nothing."""
+    """Accept one event or a list, signed with Standard Webhooks; duplicates change nothing.
+
+    An item with `crm_state` (one of the five states) in place of `type` reports the state
+    the CRM has the customer in: it is kept as a true state for live quality."""
     verify_standard(body, request.headers, settings.webhook_secrets.get("events", []))
     items = _json_list(body, limit=MAX_EVENTS)
-    events = _validated(lambda: _EVENTS.validate_python(items))
-    return await intake.apply("events", events)
+    interactions, states = observed.split_reports(items, now=datetime.now(UTC))
+    places = [i for i, item in enumerate(items) if not observed.is_report(item)]
+    events = _validated(lambda: _EVENTS.validate_python(interactions), places)
+    read = await intake.apply("events", events) if events else _NOTHING
+    if states:
+        await run_in_threadpool(observed.store, sessions, states, source="events")
+    return read
 
 
 @router.post("/hubspot")
@@ -50,8 +63,11 @@ async def receive_hubspot(
     settings: SettingsDep,
     mapping: HubSpotMappingDep,
     intake: IntakeDep,
+    sessions: SessionmakerDep,
 ) -> DeliveryRead:
-    """Accept a HubSpot delivery (up to 100 events) signed with HubSpot's v3 signature."""
+    """Accept a HubSpot delivery (up to 100 events) signed with HubSpot's v3 signature.
+
+    A deal stage change the mapping's `stage_states` names is also kept as a true state."""
     base = settings.public_url
     uri = str(request.url) if base is None else base.rstrip("/") + _path_and_query(request)
     hubspot.verify_v3(
@@ -65,7 +81,11 @@ async def receive_hubspot(
     )
     items = _json_list(body, limit=hubspot.MAX_EVENTS)
     events, ignored = _validated(lambda: hubspot.to_crm_events(items, mapping))
-    return await intake.apply("hubspot", events, ignored=ignored)
+    states = hubspot.stage_observations(items, mapping)
+    read = await intake.apply("hubspot", events, ignored=ignored)
+    if states:
+        await run_in_threadpool(observed.store, sessions, states, source="hubspot")
+    return read
 
 
 def _path_and_query(request: Request) -> str:
@@ -90,12 +110,17 @@ def _json_list(body: bytes, *, limit: int) -> list[Any]:
     return items
 
 
-def _validated(parse: Callable[[], T]) -> T:
+def _validated(parse: Callable[[], T], places: list[int] | None = None) -> T:
+    """`parse()`, its first error as InvalidInput; `places`: each parsed item's place in the
+    delivery, when some items were taken out before parsing."""
     try:
         return parse()
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        loc = list(first["loc"])
+        if places is not None and loc and isinstance(loc[0], int):
+            loc[0] = places[loc[0]]
+        where = ".".join(str(p) for p in loc)
         value = first.get("input")
         shown = f" ({value!r})" if isinstance(value, str | int | float) else ""
         raise InvalidInput(f"{where}: {first['msg']}{shown}", field=where) from None
