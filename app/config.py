@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     active_model_poll_seconds: float = Field(default=2.0, gt=0)
     """How often a server process checks which model is active (activated or promoted) and
     swaps to it: every worker and replica follows an activation within about this long."""
+    worker_healthcheck_seconds: int = Field(default=5, ge=1)
+    """How long `serve --workers N` waits for a worker's health answer before replacing it
+    (uvicorn's own default); raise it where workers can be starved of CPU for longer."""
     playbook: Path = DEFAULT_PLAYBOOK
     max_body_bytes: int = 1 << 20
     batch_limit: int = 1000

@@ -51,6 +51,7 @@ def serve(
             access_log=False,  # the app writes its own, with a request id and the route
             log_config=log_config(settings.log_level, settings.log_format),
             log_level=settings.log_level.lower(),
+            timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
         )
 
 

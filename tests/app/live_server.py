@@ -93,6 +93,9 @@ def server_env(database_url: str, models_dir: Path, **extra: str) -> dict[str, s
             {"events": [EVENTS_SECRET], "hubspot": [HUBSPOT_SECRET]}
         ),
         "DEALNODE_KEY_CACHE_SECONDS": "0",
+        # Tests pause workers with SIGSTOP; on a loaded machine that can outlast uvicorn's
+        # 5 s health check, and a replaced worker loses what the test counts on it.
+        "DEALNODE_WORKER_HEALTHCHECK_SECONDS": "60",
         **extra,
     }
 
