@@ -160,9 +160,7 @@ def fit_model(
     params: dict[str, Any] | None = None,
 ) -> FittedModel:
     """Fit LightGBM with early stopping on validation, then a temperature on the same rows."""
-    # Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
-    # ones or the booster cannot split at all.
-    leaf_size = max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), len(x_train) // 100))
+    leaf_size = default_leaf_size(len(x_train))
     merged = {**DEFAULT_PARAMS, "min_data_in_leaf": leaf_size, **(params or {}), "seed": seed}
     names = feature_names(list(x_train.columns))
     train_set = lgb.Dataset(
@@ -183,6 +181,12 @@ def fit_model(
     raw_val = booster.predict(x_val.to_numpy(np.float64), raw_score=True)
     temperature = fit_temperature(np.asarray(raw_val), y_val)
     return FittedModel(booster=booster, temperature=temperature, params=merged)
+
+
+def default_leaf_size(rows: int) -> int:
+    """Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
+    ones or the booster cannot split at all."""
+    return max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), rows // 100))
 
 
 def fit_temperature(raw_scores: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> float:

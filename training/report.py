@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,19 @@ def write_report(
     proba: npt.NDArray[np.float64],
     importance: pd.Series,
     info: dict[str, str],
+    sections: Sequence[str] = (),
 ) -> Path:
-    """Write report.md and its PNGs into `out_dir`; return the Markdown's path."""
+    """Write report.md and its PNGs into `out_dir`; return the Markdown's path.
+
+    `sections` are Markdown sections of optional steps (such as tuning), placed before the
+    glossary so a report without them reads exactly as before.
+    """
     model = results[model_name]
     _plot_confusion(out_dir / "confusion_matrix.png", np.asarray(model["confusion"]))
     _plot_reliability(out_dir / "reliability.png", y_true, proba)
     _plot_importance(out_dir / "feature_importance.png", importance)
     path = out_dir / "report.md"
-    path.write_text(_markdown(model_name, results, y_true, proba, info))
+    path.write_text(_markdown(model_name, results, y_true, proba, info, sections))
     return path
 
 
@@ -58,6 +64,7 @@ def _markdown(
     y_true: npt.NDArray[np.int64],
     proba: npt.NDArray[np.float64],
     info: dict[str, str],
+    sections: Sequence[str] = (),
 ) -> str:
     model = results[model_name]
     baselines = {k: v for k, v in results.items() if k != model_name}
@@ -103,6 +110,8 @@ def _markdown(
     lines += ["## Can you trust the percentages?", "", _calibration_words(y_true, proba), ""]
     lines += ["![reliability diagram](reliability.png)", ""]
     lines += ["## What the model looks at", "", "![feature importance](feature_importance.png)", ""]
+    for section in sections:
+        lines += [section, ""]
     lines += [
         "## What the numbers mean",
         "",

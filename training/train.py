@@ -10,7 +10,7 @@ import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm
 import numpy as np
@@ -27,6 +27,9 @@ from training.fitting import SplitMethod, fit_model, label_codes, split_customer
 from training.mapping import Mapping, load_mapping
 from training.metrics import evaluate
 from training.report import write_report
+
+if TYPE_CHECKING:
+    from training.tuning import TuningResult
 
 MODEL_NAME = "LightGBM (calibrated)"
 MIN_ROWS = 20
@@ -46,6 +49,10 @@ class TrainConfig:
     params: dict[str, Any] = field(default_factory=dict)
     as_of: pd.Timestamp | None = None
     """The snapshot time; overrides the mapping's and the data's `as_of`."""
+    budget_seconds: float | None = None
+    """Search hyperparameters for about this long before the fit (None: no time bound)."""
+    trials: int | None = None
+    """Search at most this many settings; with neither bound set, nothing is searched."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ def train(config: TrainConfig) -> TrainResult:
     x_train, x_val, x_test = (design_matrix(t, layout) for t in (train_rows, val_rows, test_rows))
     y_train, y_val, y_test = y[split.train], y[split.validation], y[split.test]
 
+    tuning = _tune(config, x_train, y_train, layout.categorical_positions)
     fitted = fit_model(
         x_train,
         y_train,
@@ -83,7 +91,7 @@ def train(config: TrainConfig) -> TrainResult:
         y_val,
         categorical=layout.categorical_positions,
         seed=config.seed,
-        params=config.params,
+        params=tuning.params_for_fit(config.params) if tuning else config.params,
     )
     proba_test = fitted.predict_proba(x_test.to_numpy(np.float64))
     results: dict[str, dict[str, Any]] = {MODEL_NAME: evaluate(y_test, proba_test)}
@@ -125,6 +133,7 @@ def train(config: TrainConfig) -> TrainResult:
             proba=proba_test,
             importance=importance,
             info=_report_info(base, data_info, fitted.temperature),
+            sections=[tuning.report_section()] if tuning else [],
         )
         artifacts.write_metadata(
             staging,
@@ -142,6 +151,7 @@ def train(config: TrainConfig) -> TrainResult:
                 "calibration": {"method": "temperature", "temperature": fitted.temperature},
                 "booster": booster_meta,
                 "params": fitted.params,
+                "tuning": tuning.to_json() if tuning else None,
                 "data": data_info,
                 "metrics": {
                     "test": {
@@ -166,6 +176,25 @@ def train(config: TrainConfig) -> TrainResult:
         path=config.models_dir / version,
         metrics=results,
         promoted=should_promote,
+    )
+
+
+def _tune(
+    config: TrainConfig, x_train: pd.DataFrame, y_train: np.ndarray, categorical: list[int]
+) -> TuningResult | None:
+    """Search hyperparameters on the training customers when a budget or trial count is set."""
+    if config.budget_seconds is None and config.trials is None:
+        return None
+    from training.tuning import tune  # Optuna loads only for a tuned run
+
+    return tune(
+        x_train,
+        y_train,
+        categorical=categorical,
+        seed=config.seed,
+        budget_seconds=config.budget_seconds,
+        trials=config.trials,
+        fixed=config.params,
     )
 
 
