@@ -21,6 +21,7 @@ from app.cli.json_output import JsonOption, echo_json
 from app.cli.operations import db_app, deliver, import_app, keys_app, serve
 from app.cli.rescore import rescore
 from app.cli.runs import runs_app
+from app.cli.tuning_options import parse_budget, parse_trials
 from training.errors import DataError, ModelError
 from training.features import to_utc
 
@@ -125,6 +126,21 @@ def train(
         str | None,
         typer.Option(help="Snapshot time (UTC) of data that has none in its mapping or columns."),
     ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Search hyperparameters for this long first (90s, 5m, 1h or seconds). "
+            "The seed fixes the order of the settings tried, but how many fit in the time "
+            "depends on the machine: add --trials for a repeatable choice."
+        ),
+    ] = None,
+    trials: Annotated[
+        str | None,
+        typer.Option(
+            help="Search at most this many settings, the defaults first; the same data, "
+            "seed and --trials give the same choice."
+        ),
+    ] = None,
 ) -> None:
     """Train a model, compare it with the baselines, and register it."""
     from training.report import comparison_table
@@ -134,6 +150,11 @@ def train(
     if split not in {"stratified", "time"}:
         raise fail(f"--split: use stratified or time, not {split!r}")
     when = _parse_time(as_of, "--as-of") if as_of else None
+    try:
+        budget_seconds = None if budget is None else parse_budget(budget)
+        trial_limit = None if trials is None else parse_trials(trials)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     config = TrainConfig(
         data=data,
         models_dir=models_dir,
@@ -142,6 +163,8 @@ def train(
         seed=seed,
         promote=promote,
         as_of=when,
+        budget_seconds=budget_seconds,
+        trials=trial_limit,
     )
     result = guarded(lambda: run_training(config))
     console.print(comparison_table(result.metrics), markup=False)
