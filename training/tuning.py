@@ -153,6 +153,10 @@ def tune(
     """
     if budget_seconds is None and trials is None:
         raise ValueError("tune needs a time budget, a trial count or both")
+    if (budget_seconds is not None and budget_seconds <= 0) or (trials is not None and trials < 1):
+        raise ValueError(
+            f"tune needs a positive budget and trial count, not {budget_seconds}, {trials}"
+        )
     started = time.monotonic()
     inner_train, inner_val = _inner_split(y_train, seed)
     matrix = x_train.to_numpy(np.float64)

@@ -73,6 +73,17 @@ def test_a_budget_shorter_than_one_fit_still_measures_the_defaults(
     assert result.chosen == default_point(result.inner_rows[0])
 
 
+@pytest.mark.parametrize(("budget", "trials"), [(None, None), (0.0, None), (None, 0), (-1.0, 3)])
+def test_a_search_without_a_positive_bound_is_refused(
+    small: tuple[pd.DataFrame, npt.NDArray[np.int64], list[int]],
+    budget: float | None,
+    trials: int | None,
+) -> None:
+    x, y, categorical = small
+    with pytest.raises(ValueError, match="tune needs"):
+        tune(x, y, categorical=categorical, budget_seconds=budget, trials=trials)
+
+
 def test_a_trial_running_past_the_deadline_is_cut_and_marked() -> None:
     study = optuna.create_study()
     trial = study.ask()
