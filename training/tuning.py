@@ -37,8 +37,13 @@ from training.fitting import (
 )
 
 INNER_VALIDATION_SHARE = 0.2
+PRUNE_PERCENTILE = 75.0
+"""Prune only a trial in the worst quarter at its round. Rounds compare unfairly across
+learning rates (a slow one is behind early and may end ahead); the median pruner stopped 26
+of 33 trials on the 50,000-customer simulator and found nothing better than the defaults in
+two minutes, this one stopped 12 of 24 and did (benchmarks/README.md, "Tuning")."""
 PRUNE_AFTER_TRIALS = 4
-"""Trials that must finish before any is pruned: a median of fewer says little."""
+"""Trials that must finish before any is pruned: a percentile of fewer says little."""
 PRUNE_WARMUP_ROUNDS = 30
 """Rounds a trial always gets: early rounds favour high learning rates, not good settings."""
 NO_L1 = 1e-8
@@ -174,8 +179,10 @@ def tune(
     study = optuna.create_study(
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_ROUNDS
+        pruner=optuna.pruners.PercentilePruner(
+            PRUNE_PERCENTILE,
+            n_startup_trials=PRUNE_AFTER_TRIALS,
+            n_warmup_steps=PRUNE_WARMUP_ROUNDS,
         ),
     )
     study.enqueue_trial(default_point(len(inner_train)))
@@ -298,7 +305,7 @@ def _report_to(trial: optuna.Trial, deadline: float | None) -> Callable[[Any], N
             if metric == _METRIC:
                 trial.report(float(value), step=env.iteration)
         if trial.should_prune():
-            raise optuna.TrialPruned(f"round {env.iteration}: worse than the median trial")
+            raise optuna.TrialPruned(f"round {env.iteration}: in the worst quarter of trials")
         if deadline is not None and time.monotonic() > deadline:
             trial.set_user_attr("cut", True)
             raise optuna.TrialPruned("the time budget ran out")

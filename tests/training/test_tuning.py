@@ -59,7 +59,7 @@ def test_the_defaults_run_first_and_are_never_beaten_by_a_worse_choice(
     assert searched.default_inner_log_loss == only_defaults.default_inner_log_loss
     assert searched.best_inner_log_loss <= searched.default_inner_log_loss
     assert searched.trials_run == 12
-    assert searched.trials_pruned >= 1, "twelve trials and the median pruner stopped none"
+    assert searched.trials_pruned >= 1, "twelve trials and the pruner stopped none"
     assert searched.trials_cut == 0  # no clock, so nothing was cut for time
 
 
