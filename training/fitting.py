@@ -167,9 +167,7 @@ def fit_model(
 
     `ordinal` trains the same kind of booster against neighbour-aware targets (`ordinal.py`).
     """
-    # Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
-    # ones or the booster cannot split at all.
-    leaf_size = max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), len(x_train) // 100))
+    leaf_size = default_leaf_size(len(x_train))
     merged = {**DEFAULT_PARAMS, "min_data_in_leaf": leaf_size, **(params or {}), "seed": seed}
     names = feature_names(list(x_train.columns))
     train_set = lgb.Dataset(
@@ -193,6 +191,12 @@ def fit_model(
     temperature = fit_temperature(np.asarray(raw_val), y_val)
     kept = {**merged, "objective": ordinal.NAME} if ordered else merged
     return FittedModel(booster, temperature, kept, formulation)
+
+
+def default_leaf_size(rows: int) -> int:
+    """Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
+    ones or the booster cannot split at all."""
+    return max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), rows // 100))
 
 
 def fit_temperature(raw_scores: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> float:

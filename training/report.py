@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +44,19 @@ def write_report(
     importance: pd.Series,
     info: dict[str, str],
     rule: DecisionRule,
+    sections: Sequence[str] = (),
 ) -> Path:
-    """Write report.md and its PNGs into `out_dir`; return the Markdown's path."""
+    """Write report.md and its PNGs into `out_dir`; return the Markdown's path.
+
+    `sections` are Markdown sections of optional steps (such as tuning), placed before the
+    glossary so a report without them reads exactly as before.
+    """
     model = results[model_name]
     _plot_confusion(out_dir / "confusion_matrix.png", np.asarray(model["confusion"]))
     _plot_reliability(out_dir / "reliability.png", y_true, proba)
     _plot_importance(out_dir / "feature_importance.png", importance)
     path = out_dir / "report.md"
-    path.write_text(_markdown(model_name, results, y_true, proba, info, rule))
+    path.write_text(_markdown(model_name, results, y_true, proba, info, rule, sections))
     return path
 
 
@@ -61,6 +67,7 @@ def _markdown(
     proba: npt.NDArray[np.float64],
     info: dict[str, str],
     rule: DecisionRule,
+    sections: Sequence[str] = (),
 ) -> str:
     model = results[model_name]
     baselines = {k: v for k, v in results.items() if not k.startswith(model_name)}
@@ -112,6 +119,8 @@ def _markdown(
     lines += ["## Can you trust the percentages?", "", _calibration_words(y_true, proba), ""]
     lines += ["![reliability diagram](reliability.png)", ""]
     lines += ["## What the model looks at", "", "![feature importance](feature_importance.png)", ""]
+    for section in sections:
+        lines += [section, ""]
     lines += [
         "## What the numbers mean",
         "",

@@ -10,7 +10,7 @@ import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm
 import numpy as np
@@ -30,6 +30,9 @@ from training.formulation import choose_and_fit
 from training.mapping import Mapping, load_mapping
 from training.metrics import evaluate
 from training.report import write_report
+
+if TYPE_CHECKING:
+    from training.tuning import TuningResult
 
 MODEL_NAME = "LightGBM (calibrated)"
 MOST_PROBABLE_NAME = "LightGBM (calibrated), most probable state"
@@ -52,6 +55,10 @@ class TrainConfig:
     """The snapshot time; overrides the mapping's and the data's `as_of`."""
     costs: Path | None = None
     """A cost file for the decision rule; None fits the weights on validation."""
+    budget_seconds: float | None = None
+    """Search hyperparameters for about this long before the fit (None: no time bound)."""
+    trials: int | None = None
+    """Search at most this many settings; with neither bound set, nothing is searched."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ def train(config: TrainConfig) -> TrainResult:
     x_train, x_val, x_test = (design_matrix(t, layout) for t in (train_rows, val_rows, test_rows))
     y_train, y_val, y_test = y[split.train], y[split.validation], y[split.test]
 
+    tuning = _tune(config, x_train, y_train, layout.categorical_positions)
     choice = choose_and_fit(
         x_train,
         y_train,
@@ -90,7 +98,7 @@ def train(config: TrainConfig) -> TrainResult:
         y_val,
         categorical=layout.categorical_positions,
         seed=config.seed,
-        params=config.params,
+        params=tuning.params_for_fit(config.params) if tuning else config.params,
     )
     fitted = choice.fitted
     proba_val = fitted.predict_proba(x_val.to_numpy(np.float64))
@@ -139,6 +147,7 @@ def train(config: TrainConfig) -> TrainResult:
             importance=importance,
             info=_report_info(base, data_info, fitted.temperature, choice.formulation),
             rule=rule,
+            sections=[tuning.report_section()] if tuning else [],
         )
         artifacts.write_metadata(
             staging,
@@ -158,6 +167,7 @@ def train(config: TrainConfig) -> TrainResult:
                 "decision": rule.to_json(),
                 "booster": booster_meta,
                 "params": fitted.params,
+                "tuning": tuning.to_json() if tuning else None,
                 "data": data_info,
                 "metrics": {
                     "test": {
@@ -190,6 +200,25 @@ def train(config: TrainConfig) -> TrainResult:
         path=config.models_dir / version,
         metrics=results,
         promoted=should_promote,
+    )
+
+
+def _tune(
+    config: TrainConfig, x_train: pd.DataFrame, y_train: np.ndarray, categorical: list[int]
+) -> TuningResult | None:
+    """Search hyperparameters on the training customers when a budget or trial count is set."""
+    if config.budget_seconds is None and config.trials is None:
+        return None
+    from training.tuning import tune  # Optuna loads only for a tuned run
+
+    return tune(
+        x_train,
+        y_train,
+        categorical=categorical,
+        seed=config.seed,
+        budget_seconds=config.budget_seconds,
+        trials=config.trials,
+        fixed=config.params,
     )
 
 

@@ -22,6 +22,7 @@ from app.cli.monitor import import_labels, monitor
 from app.cli.operations import db_app, deliver, import_app, keys_app, serve
 from app.cli.rescore import rescore
 from app.cli.runs import runs_app
+from app.cli.tuning_options import parse_budget, parse_trials
 from training.errors import DataError, ModelError
 from training.features import to_utc
 
@@ -135,6 +136,21 @@ def train(
             "default: weights fitted on validation."
         ),
     ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Search hyperparameters for this long first (90s, 5m, 1h or seconds). "
+            "The seed fixes the order of the settings tried, but how many fit in the time "
+            "depends on the machine: add --trials for a repeatable choice."
+        ),
+    ] = None,
+    trials: Annotated[
+        str | None,
+        typer.Option(
+            help="Search at most this many settings, the defaults first; the same data, "
+            "seed and --trials give the same choice."
+        ),
+    ] = None,
 ) -> None:
     """Train a model, compare it with the baselines, and register it."""
     from training.report import comparison_table
@@ -144,6 +160,11 @@ def train(
     if split not in {"stratified", "time"}:
         raise fail(f"--split: use stratified or time, not {split!r}")
     when = _parse_time(as_of, "--as-of") if as_of else None
+    try:
+        budget_seconds = None if budget is None else parse_budget(budget)
+        trial_limit = None if trials is None else parse_trials(trials)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     config = TrainConfig(
         data=data,
         models_dir=models_dir,
@@ -153,6 +174,8 @@ def train(
         promote=promote,
         as_of=when,
         costs=costs,
+        budget_seconds=budget_seconds,
+        trials=trial_limit,
     )
     result = guarded(lambda: run_training(config))
     console.print(comparison_table(result.metrics), markup=False)
