@@ -160,6 +160,26 @@ def fit_model(
     params: dict[str, Any] | None = None,
 ) -> FittedModel:
     """Fit LightGBM with early stopping on validation, then a temperature on the same rows."""
+    booster, merged = train_booster(
+        x_train, y_train, x_val, y_val, categorical=categorical, seed=seed, params=params
+    )
+    raw_val = booster.predict(x_val.to_numpy(np.float64), raw_score=True)
+    temperature = fit_temperature(np.asarray(raw_val), y_val)
+    return FittedModel(booster=booster, temperature=temperature, params=merged)
+
+
+def train_booster(
+    x_train: pd.DataFrame,
+    y_train: npt.NDArray[np.int64],
+    x_val: pd.DataFrame,
+    y_val: npt.NDArray[np.int64],
+    *,
+    categorical: list[int],
+    seed: int,
+    params: dict[str, Any] | None,
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """LightGBM early-stopped on validation, and the parameters it ran with; `params` may
+    change the objective (the at-risk model is binary)."""
     # Leaves of 100 customers suit tens of thousands of rows; a 300-row export needs smaller
     # ones or the booster cannot split at all.
     leaf_size = max(5, min(int(DEFAULT_PARAMS["min_data_in_leaf"]), len(x_train) // 100))
@@ -180,9 +200,7 @@ def fit_model(
         valid_sets=[val_set],
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )
-    raw_val = booster.predict(x_val.to_numpy(np.float64), raw_score=True)
-    temperature = fit_temperature(np.asarray(raw_val), y_val)
-    return FittedModel(booster=booster, temperature=temperature, params=merged)
+    return booster, merged
 
 
 def fit_temperature(raw_scores: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> float:

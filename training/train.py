@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from training import artifacts, registry
+from training import artifacts, at_risk, registry
 from training.baselines import fit_baselines
 from training.dataset import load_customers
 from training.design import design_matrix, fit_layout
@@ -90,6 +90,13 @@ def train(config: TrainConfig) -> TrainResult:
     for baseline in fit_baselines(x_train, y_train, categorical=list(layout.extra_categorical)):
         results[baseline.name] = evaluate(y_test, baseline.predict_proba(x_test))
     validation = evaluate(y_val, fitted.predict_proba(x_val.to_numpy(np.float64)))
+    risk = at_risk.train_if_labelled(
+        None if mapping else at_risk.read_labels(config.data, table.ids),
+        split,
+        (x_train, x_val, x_test),
+        categorical=layout.categorical_positions,
+        seed=config.seed,
+    )
 
     importance = pd.Series(
         fitted.booster.feature_importance(importance_type="gain"),
@@ -126,6 +133,14 @@ def train(config: TrainConfig) -> TrainResult:
             importance=importance,
             info=_report_info(base, data_info, fitted.temperature),
         )
+        extra_metadata: dict[str, Any] = {}
+        if risk is not None:
+            meta = artifacts.write_booster(
+                staging, risk.fitted.booster, artifacts.AT_RISK_BOOSTER_FILE
+            )
+            extra_metadata["at_risk"] = risk.metadata(meta)
+            with (staging / "report.md").open("a") as report:
+                report.write("\n" + at_risk.report_section(risk.metrics))
         artifacts.write_metadata(
             staging,
             {
@@ -152,6 +167,7 @@ def train(config: TrainConfig) -> TrainResult:
                 },
                 "feature_importance_gain": {k: float(v) for k, v in importance.items()},
                 "libraries": _library_versions(),
+                **extra_metadata,
             },
         )
         version = artifacts.publish(staging, config.models_dir, base)
