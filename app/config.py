@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     """How long a killed nightly run keeps the next one out (its lease, renewed while alive)."""
     low_confidence: float = 0.5
     """Below this top probability a prediction counts as unsure (a playbook signal)."""
+    at_risk_threshold: float = Field(default=0.5, ge=0, le=1)
+    """At or above this at-risk probability a customer is flagged (docs/at_risk.md)."""
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
     """`json` for one JSON object per line (log collectors); `text` reads better on a terminal."""

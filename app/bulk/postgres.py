@@ -74,13 +74,14 @@ UPDATE customer AS c SET
     {_COUNTS},
     first_contact_at = u.first_contact_at, last_contact_at = u.last_contact_at,
     objection_kind = u.objection_kind, state = u.state, confidence = u.confidence,
-    action_code = u.action_code, latest_score = u.latest_score,
+    action_code = u.action_code, at_risk = u.at_risk, latest_score = u.latest_score,
     model_version = %(model_version)s,
     inputs_as_of = %(now)s, updated_at = %(now)s, scored_at = %(now)s,
     row_version = c.row_version + 1
 FROM json_to_recordset(%(rows)s::json) AS u(
     customer_id text, {_COUNT_TYPES}, first_contact_at timestamptz, last_contact_at timestamptz,
-    objection_kind text, state text, confidence float8, action_code text, latest_score json)
+    objection_kind text, state text, confidence float8, action_code text, at_risk float8,
+    latest_score json)
 WHERE c.customer_id = u.customer_id
 """
 
@@ -90,6 +91,7 @@ _SQL_TYPES = {
     "state": "VARCHAR(16)",
     "confidence": "FLOAT",
     "action_code": "VARCHAR(64)",
+    "at_risk": "FLOAT",
 }
 
 

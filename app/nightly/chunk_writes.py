@@ -37,6 +37,8 @@ class ScoredChunk:
     states: list[str]
     confidence: list[float]
     action_codes: list[str]
+    at_risk: list[float | None]
+    """Each customer's at-risk probability (None: the model has no at-risk part)."""
     documents: list[str]
     """What the database keeps of each score (`ScoredCustomers.documents`), as JSON text."""
 

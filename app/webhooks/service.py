@@ -178,10 +178,19 @@ def _update(
             "state": state,
             "confidence": confidence,
             "action_code": action["code"],
+            "at_risk": risk,
             "latest_score": document,
         }
-        for i, (customer_id, state, confidence, action, document) in enumerate(
-            zip(ids, scores.states, scores.confidence, scores.actions, documents, strict=True)
+        for i, (customer_id, state, confidence, action, risk, document) in enumerate(
+            zip(
+                ids,
+                scores.states,
+                scores.confidence,
+                scores.actions,
+                scores.at_risk_probabilities,
+                documents,
+                strict=True,
+            )
         )
     ]
     bulk.update_customers(rows, model_version=scores.model_version, now=as_of)
