@@ -55,7 +55,7 @@ ON CONFLICT (customer_id) DO NOTHING
 """
 
 _LOCK_CUSTOMERS = """
-SELECT customer_id, state, extras::text, objection_kind FROM customer
+SELECT customer_id, state, extras::text, objection_kind, at_risk FROM customer
 WHERE customer_id IN (SELECT json_array_elements_text(%(ids)s::json))
 ORDER BY customer_id
 FOR UPDATE
@@ -128,7 +128,7 @@ class PostgresBulk:
         """Lock the customers' rows in id order; extras come as JSON text, parsed here."""
         with self._cursor() as cursor:
             cursor.execute(_LOCK_CUSTOMERS, {"ids": _document(list(ids))})
-            return {row[0]: (row[1], _json(row[2]), row[3]) for row in cursor.fetchall()}
+            return {row[0]: (row[1], _json(row[2]), row[3], row[4]) for row in cursor.fetchall()}
 
     def read_history(self, ids: Sequence[str]) -> tuple[Sequence[HistoryEvent], FloatArray]:
         """Every stored event of the customers, occurred at in epoch microseconds. Exact

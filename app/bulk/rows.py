@@ -23,8 +23,8 @@ class EventRow(TypedDict):
     statement binds it once)."""
 
 
-Stored = tuple[str | None, dict[str, Any] | None, str | None]
-"""A locked customer as stored: state, extras and objection kind."""
+Stored = tuple[str | None, dict[str, Any] | None, str | None, float | None]
+"""A locked customer as stored: state, extras, objection kind and at-risk probability."""
 
 HistoryEvent = tuple[str, str, Any, str | None]
 """A stored event: customer id, type, occurred at (as the database reads it fastest) and

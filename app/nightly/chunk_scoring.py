@@ -29,6 +29,7 @@ from app.nightly.chunks import Chunk, Span, read_span
 from app.nightly.worker_setup import WorkerSetup
 from app.scoring.advice import Advisor
 from app.scoring.serving import ServingModel
+from app.scoring.state_changes import risk_rose
 from training import vetting
 from training.features import RAW_COUNT_INPUTS
 from training.prediction import Predictor, RawInputs
@@ -44,6 +45,7 @@ def score_chunk(
     stored = np.nan_to_num(counts).astype(np.int64).astype(object)
     stored[np.isnan(counts)] = None
     dumps = orjson.dumps
+    risks = scores.at_risk_probabilities
     return ScoredChunk(
         ids=chunk.ids,
         versions=chunk.versions.tolist(),
@@ -52,7 +54,11 @@ def score_chunk(
         states=scores.states,
         confidence=scores.confidence,
         action_codes=[action["code"] for action in scores.actions],
-        at_risk=scores.at_risk_probabilities,
+        at_risk=risks,
+        risk_rose=[
+            risk_rose(old, new, advisor.at_risk_threshold)
+            for old, new in zip(chunk.risks, risks, strict=True)
+        ],
         documents=[dumps(document).decode() for document in scores.documents()],
     )
 
