@@ -5,7 +5,10 @@ full next action). The database keeps a compact *document* per customer in
 `customer.latest_score` (`StoredScore`):
 
     {"as_of": ..., "p": [five probabilities in funnel order],
-     "for": [[feature, value, contribution], ...], "against": [...], "action": {...}}
+     "for": [[feature, value, contribution], ...], "against": [...], "action": {...},
+     "risk": [at-risk probability, flagged, [[feature, value, contribution], ...]] or null}
+
+(documents stored before the at-risk flag have no "risk": they render as `at_risk: null`.)
 
 State, confidence, model version and customer id are columns of the same row, and a reason's
 sentence follows from its feature and value, so none of them is stored twice: half the bytes
