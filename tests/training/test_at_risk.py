@@ -16,6 +16,7 @@ from training.artifacts import AT_RISK_BOOSTER_FILE, load_model, sha256_file
 from training.dataset import load_customers
 from training.errors import DataError, ModelError
 from training.explain import PathExplainer
+from training.offline_scoring import AT_RISK_COLUMN, score_table
 from training.prediction import Predictor, RawInputs, predict
 from training.train import TrainConfig, TrainResult, train
 
@@ -144,3 +145,16 @@ def test_read_labels_aligns_by_id_and_refuses_other_values(tmp_path: Path) -> No
     none = tmp_path / "none.csv"
     none.write_text("customer_id,state\na,loyal\n")
     assert at_risk.read_labels(none, pd.Index(["a"])) is None
+
+
+def test_offline_scoring_writes_the_at_risk_probability_as_predict_gives_it(
+    trained: TrainResult, snapshot_path: Path
+) -> None:
+    model = load_model(trained.path)
+    table = load_customers(snapshot_path, require_labels=False).subset(np.arange(ROWS))
+    scores = score_table(model, table)
+    assert list(scores.columns[-2:]) == [AT_RISK_COLUMN, "model_version"]
+    inputs, when = _inputs(snapshot_path)
+    expected = predict(Predictor(model), inputs, when).at_risk
+    assert expected is not None
+    np.testing.assert_allclose(scores[AT_RISK_COLUMN].to_numpy(), expected, rtol=1e-12)
