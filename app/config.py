@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     monitoring_ttl_seconds: float = Field(default=300.0, ge=0)
     """How long a monitoring report is reused (`GET /v1/models/current/monitoring`), so
     dashboards polling it do not rescan the customers; 0 computes every time."""
+    at_risk_threshold: float = Field(default=0.5, ge=0, le=1)
+    """At or above this at-risk probability a customer is flagged (docs/at_risk.md)."""
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
     """`json` for one JSON object per line (log collectors); `text` reads better on a terminal."""

@@ -43,7 +43,7 @@ def build_services(settings: Settings, metrics: Metrics, *, need_model: bool = F
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     serving = ServingModel(settings.models_dir)
-    advisor = Advisor(playbook, settings.low_confidence)
+    advisor = Advisor(playbook, settings.low_confidence, settings.at_risk_threshold)
     follower = ModelFollower(
         serving,
         sessions,

@@ -63,13 +63,18 @@ class Customer(Base):
     model_version: Mapped[str | None] = mapped_column(String(64))
     scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     latest_score: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at_risk: Mapped[float | None] = mapped_column(Float)
+    """The latest score's at-risk probability (None: scored by a model without one)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     shard_key: Mapped[int] = mapped_column(Integer, default=_shard_key_default)
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
-    __table_args__ = (Index("ix_customer_queue", "state", "confidence", "customer_id"),)
+    __table_args__ = (
+        Index("ix_customer_queue", "state", "confidence", "customer_id"),
+        Index("ix_customer_at_risk", "at_risk", "confidence", "customer_id"),
+    )
 
 
 for _name in RAW_COUNT_INPUTS:

@@ -31,10 +31,22 @@ from training.table import CustomerTable
 
 METADATA_FILE = "metadata.json"
 BOOSTER_FILE = "model.txt"
+AT_RISK_BOOSTER_FILE = "at_risk.txt"
 TEST_SET_FILE = "test_set.parquet"
 METADATA_FORMAT = 1
 _EXTRA_PREFIX = "extra:"
 _LABEL_COLUMN = "label:state"
+
+
+@dataclass(frozen=True)
+class AtRiskPart:
+    """A model's optional at-risk booster (`training/at_risk.py`), verified like the main one."""
+
+    booster: lgb.Booster
+    scale: float
+    bias: float
+    horizon_days: int
+    checksum: str
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,18 @@ class LoadedModel:
     temperature: float
     metadata: dict[str, Any]
     decision: DecisionRule
+    at_risk: AtRiskPart | None = None
+    """None for a model trained on data without the at-risk label."""
 
     @property
     def checksum(self) -> str:
         """SHA-256 of the booster text, verified and vetted when the model was loaded."""
         return str(self.metadata["booster"]["sha256"])
+
+    @property
+    def checksums(self) -> tuple[str, ...]:
+        """SHA-256 of every booster text: the state model's, then the at-risk model's."""
+        return (self.checksum,) if self.at_risk is None else (self.checksum, self.at_risk.checksum)
 
 
 def sha256_file(path: Path) -> str:
@@ -105,12 +124,12 @@ def publish(staging: Path, models_dir: Path, base_version: str) -> str:
     raise ModelError(f"no free version name for {base_version}")
 
 
-def write_booster(staging: Path, booster: lgb.Booster) -> dict[str, Any]:
+def write_booster(staging: Path, booster: lgb.Booster, file: str = BOOSTER_FILE) -> dict[str, Any]:
     """Save the booster as text and return the metadata that lets a loader verify it."""
-    path = staging / BOOSTER_FILE
+    path = staging / file
     path.write_text(booster.model_to_string())
     return {
-        "file": BOOSTER_FILE,
+        "file": file,
         "sha256": sha256_file(path),
         "best_iteration": booster.best_iteration,
         "num_features": booster.num_feature(),
@@ -156,7 +175,41 @@ def load_model(path: Path) -> LoadedModel:
         )
     if labels != list(STATES):
         raise ModelError(f"model {name}: label set {labels} differs from {list(STATES)}")
-    booster_path = path / str(booster_meta.get("file", BOOSTER_FILE))
+    booster = _load_booster(path, booster_meta, BOOSTER_FILE, len(layout.columns))
+    return LoadedModel(
+        version=str(metadata.get("version", name)),
+        path=path,
+        booster=booster,
+        layout=layout,
+        temperature=temperature,
+        metadata=metadata,
+        decision=decision,
+        at_risk=_load_at_risk(path, metadata, len(layout.columns)),
+    )
+
+
+def _load_at_risk(path: Path, metadata: dict[str, Any], n_features: int) -> AtRiskPart | None:
+    """The at-risk booster when the metadata records one; held to the same checks."""
+    part = metadata.get("at_risk")
+    if part is None:
+        return None
+    try:
+        booster_meta = part["booster"]
+        scale = float(part["calibration"]["scale"])
+        bias = float(part["calibration"]["bias"])
+        horizon = int(part["horizon_days"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"model {path.name}: metadata.json's at_risk lacks {exc}") from None
+    booster = _load_booster(path, booster_meta, AT_RISK_BOOSTER_FILE, n_features)
+    return AtRiskPart(booster, scale, bias, horizon, str(booster_meta["sha256"]))
+
+
+def _load_booster(
+    path: Path, booster_meta: dict[str, Any], default_file: str, n_features: int
+) -> lgb.Booster:
+    """Read, checksum, vet and parse one booster file of a model directory."""
+    name = path.name
+    booster_path = path / str(booster_meta.get("file", default_file))
     if not booster_path.is_file():
         raise ModelError(f"model {name}: {booster_path.name} is missing")
     # One read: the bytes checked are the bytes vetted and parsed.
@@ -173,20 +226,11 @@ def load_model(path: Path) -> LoadedModel:
         booster = lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as exc:
         raise ModelError(f"model {name}: {booster_path.name} cannot be parsed ({exc})") from None
-    if booster.num_feature() != len(layout.columns):
+    if booster.num_feature() != n_features:
         raise ModelError(
-            f"model {name}: booster reads {booster.num_feature()} features, "
-            f"layout has {len(layout.columns)}"
+            f"model {name}: booster reads {booster.num_feature()} features, layout has {n_features}"
         )
-    return LoadedModel(
-        version=str(metadata.get("version", name)),
-        path=path,
-        booster=booster,
-        layout=layout,
-        temperature=temperature,
-        metadata=metadata,
-        decision=decision,
-    )
+    return booster
 
 
 def write_test_set(path: Path, table: CustomerTable) -> None:

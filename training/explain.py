@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from training.fitting import prediction_threads
+from training.leaf_call import direct_leaf_call
 
 FloatArray = npt.NDArray[np.float64]
 GATHER_ROWS = 64
@@ -46,6 +47,7 @@ class PathExplainer:
         self._flat_values = self.leaf_value.ravel()
         self._tree_offsets = np.arange(len(trees), dtype=np.intp) * width
         """Leaf (tree t, leaf l) is `_flat_values[_tree_offsets[t] + l]`: one flat gather."""
+        self._leaf_call = direct_leaf_call(booster, len(trees), self.threads or 1)
 
     def _walk(self, tree: int, node: dict[str, Any], path: FloatArray) -> None:
         if "split_feature" not in node:
@@ -63,6 +65,8 @@ class PathExplainer:
 
     def leaves(self, matrix: FloatArray) -> npt.NDArray[np.intp]:
         """The leaf each row reaches in each tree (trees cycle through the classes)."""
+        if len(matrix) < GATHER_ROWS and self._leaf_call is not None:
+            return self._leaf_call(matrix)
         threads = self.threads or prediction_threads(len(matrix))
         found = self.booster.predict(matrix, pred_leaf=True, num_threads=threads)
         return np.asarray(found, dtype=np.intp).reshape(len(matrix), -1)
@@ -81,6 +85,12 @@ class PathExplainer:
     ) -> tuple[FloatArray, FloatArray]:
         """Per row, the contributions towards `classes[row]`, and that class's average score."""
         used = leaves.shape[1]
+        if self.n_classes == 1 and len(leaves) < GATHER_ROWS:
+            # One class (a binary booster): every tree counts for every row, one gather.
+            trees = np.arange(used)
+            return self.contribution[trees, leaves].sum(axis=1), np.full(
+                len(leaves), self.bias[:used].sum()
+            )
         tree_class = np.arange(used) % self.n_classes
         out = np.zeros((len(leaves), self.n_features))
         base = np.zeros(len(leaves))

@@ -167,6 +167,35 @@ def fit_model(
 
     `ordinal` trains the same kind of booster against neighbour-aware targets (`ordinal.py`).
     """
+    booster, merged = train_booster(
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        categorical=categorical,
+        seed=seed,
+        params=params,
+        formulation=formulation,
+    )
+    raw_val = booster.predict(x_val.to_numpy(np.float64), raw_score=True)
+    temperature = fit_temperature(np.asarray(raw_val), y_val)
+    kept = {**merged, "objective": ordinal.NAME} if formulation == "ordinal" else merged
+    return FittedModel(booster, temperature, kept, formulation)
+
+
+def train_booster(
+    x_train: pd.DataFrame,
+    y_train: npt.NDArray[np.int64],
+    x_val: pd.DataFrame,
+    y_val: npt.NDArray[np.int64],
+    *,
+    categorical: list[int],
+    seed: int,
+    params: dict[str, Any] | None,
+    formulation: Formulation = "multiclass",
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """LightGBM early-stopped on validation, and the parameters it ran with; `params` may
+    change the objective (the at-risk model is binary)."""
     leaf_size = default_leaf_size(len(x_train))
     merged = {**DEFAULT_PARAMS, "min_data_in_leaf": leaf_size, **(params or {}), "seed": seed}
     names = feature_names(list(x_train.columns))
@@ -187,10 +216,7 @@ def fit_model(
         feval=ordinal.log_loss_metric if ordered else None,
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )
-    raw_val = booster.predict(x_val.to_numpy(np.float64), raw_score=True)
-    temperature = fit_temperature(np.asarray(raw_val), y_val)
-    kept = {**merged, "objective": ordinal.NAME} if ordered else merged
-    return FittedModel(booster, temperature, kept, formulation)
+    return booster, merged
 
 
 def default_leaf_size(rows: int) -> int:

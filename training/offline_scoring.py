@@ -20,15 +20,20 @@ from training.prediction import Prediction, Predictor, predict_table
 from training.table import CustomerTable
 
 PROBABILITY_COLUMNS = tuple(f"p_{state}" for state in STATES)
+AT_RISK_COLUMN = "p_at_risk"
 
 
 def score_table(model: LoadedModel, table: CustomerTable) -> pd.DataFrame:
-    """Return id, state, one probability column per state, and the model version."""
+    """Return id, state, one probability column per state, the at-risk probability when the
+    model has an at-risk part, and the model version."""
     try:
         prediction = predict_table(Predictor(model), table)
     except KeyError as exc:
         raise DataError(f"column {exc} is needed by model {model.version} but missing") from None
-    return scores_frame(table.ids, prediction)
+    frame = scores_frame(table.ids, prediction)
+    if prediction.at_risk is not None:  # a model trained with the at-risk label
+        frame.insert(len(frame.columns) - 1, AT_RISK_COLUMN, prediction.at_risk)
+    return frame
 
 
 def scores_frame(ids: pd.Index, prediction: Prediction) -> pd.DataFrame:

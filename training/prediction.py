@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from training import at_risk
 from training.artifacts import LoadedModel
 from training.design import FeatureLayout, design_array
 from training.explain import PathExplainer
@@ -126,9 +127,15 @@ class Predictor:
         """The model's leaf tables; a server builds them before it serves (`warmed`)."""
         return PathExplainer(self.model.booster, len(STATES), self.threads)
 
+    @cached_property
+    def at_risk_explainer(self) -> PathExplainer | None:
+        """The at-risk booster's leaf tables (one raw score: a binary booster); None without."""
+        part = self.model.at_risk
+        return None if part is None else PathExplainer(part.booster, 1, self.threads)
+
     def warmed(self) -> Predictor:
-        """This predictor with its explainer built, so no request waits for it."""
-        _ = self.explainer
+        """This predictor with its explainers built, so no request waits for them."""
+        _ = self.explainer, self.at_risk_explainer
         return self
 
 
@@ -148,6 +155,11 @@ class Prediction:
     explainer: PathExplainer | None
     leaves: npt.NDArray[np.intp] | None
     """The leaf each customer reached in each tree; None when not explained."""
+    at_risk: FloatArray | None = None
+    """Calibrated chance of falling back a state within the model's horizon; None when the
+    model has no at-risk part (`training/at_risk.py`)."""
+    at_risk_explainer: PathExplainer | None = None
+    at_risk_leaves: npt.NDArray[np.intp] | None = None
 
     def __len__(self) -> int:
         return len(self.winners)
@@ -171,6 +183,16 @@ class Prediction:
         if self.explainer is None or self.leaves is None:
             raise ValueError("this prediction was made without explanations")
         found, _ = self.explainer.contributions(self.leaves, self.winners)
+        return found
+
+    @cached_property
+    def at_risk_contributions(self) -> FloatArray:
+        """Each feature's raw contribution towards being at risk (explained predictions of a
+        model with an at-risk part only)."""
+        if self.at_risk_explainer is None or self.at_risk_leaves is None:
+            raise ValueError("this prediction has no explained at-risk part")
+        rows = np.zeros(len(self.at_risk_leaves), dtype=np.intp)
+        found, _ = self.at_risk_explainer.contributions(self.at_risk_leaves, rows)
         return found
 
 
@@ -203,6 +225,8 @@ def predict(
             model.booster.predict(matrix, raw_score=True, num_threads=threads), dtype=np.float64
         )
     probabilities = calibrate(raw, model.temperature)
+    risk_explainer = predictor.at_risk_explainer if explained else None
+    risk, risk_leaves = _at_risk(predictor, matrix, risk_explainer)
     return Prediction(
         model_version=model.version,
         as_of=as_of,
@@ -212,7 +236,25 @@ def predict(
         winners=model.decision.decide(probabilities),
         explainer=explainer,
         leaves=leaves,
+        at_risk=risk,
+        at_risk_explainer=risk_explainer,
+        at_risk_leaves=risk_leaves,
     )
+
+
+def _at_risk(
+    predictor: Predictor, matrix: FloatArray, explainer: PathExplainer | None
+) -> tuple[FloatArray | None, npt.NDArray[np.intp] | None]:
+    """The at-risk probabilities (None without an at-risk part) and, explained, the leaves."""
+    part = predictor.model.at_risk
+    if part is None:
+        return None, None
+    if explainer is not None:
+        leaves = explainer.leaves(matrix)
+        return at_risk.calibrate(explainer.raw_scores(leaves), part.scale, part.bias), leaves
+    threads = predictor.threads or prediction_threads(len(matrix))
+    raw = np.asarray(part.booster.predict(matrix, raw_score=True, num_threads=threads))
+    return at_risk.calibrate(raw, part.scale, part.bias), None
 
 
 def predict_table(predictor: Predictor, table: CustomerTable) -> Prediction:

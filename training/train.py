@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from training import artifacts, registry
+from training import artifacts, at_risk, registry
 from training.baselines import fit_baselines
 from training.dataset import load_customers
 from training.decision import DecisionRule, fit_weights, load_costs
@@ -111,6 +111,13 @@ def train(config: TrainConfig) -> TrainResult:
     for baseline in fit_baselines(x_train, y_train, categorical=list(layout.extra_categorical)):
         results[baseline.name] = evaluate(y_test, baseline.predict_proba(x_test))
     validation = evaluate(y_val, proba_val, rule.decide(proba_val))
+    risk = at_risk.train_if_labelled(
+        None if mapping else at_risk.read_labels(config.data, table.ids),
+        split,
+        (x_train, x_val, x_test),
+        categorical=layout.categorical_positions,
+        seed=config.seed,
+    )
 
     importance = pd.Series(
         fitted.booster.feature_importance(importance_type="gain"),
@@ -149,6 +156,14 @@ def train(config: TrainConfig) -> TrainResult:
             rule=rule,
             sections=[tuning.report_section()] if tuning else [],
         )
+        extra_metadata: dict[str, Any] = {}
+        if risk is not None:
+            meta = artifacts.write_booster(
+                staging, risk.fitted.booster, artifacts.AT_RISK_BOOSTER_FILE
+            )
+            extra_metadata["at_risk"] = risk.metadata(meta)
+            with (staging / "report.md").open("a") as report:
+                report.write("\n" + at_risk.report_section(risk.metrics))
         artifacts.write_metadata(
             staging,
             {
@@ -186,6 +201,7 @@ def train(config: TrainConfig) -> TrainResult:
                     x_train.to_numpy(np.float64), y_train, layout
                 ).to_json(),
                 "libraries": _library_versions(),
+                **extra_metadata,
             },
         )
         version = artifacts.publish(staging, config.models_dir, base)

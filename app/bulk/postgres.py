@@ -55,7 +55,7 @@ ON CONFLICT (customer_id) DO NOTHING
 """
 
 _LOCK_CUSTOMERS = """
-SELECT customer_id, state, extras::text, objection_kind FROM customer
+SELECT customer_id, state, extras::text, objection_kind, at_risk FROM customer
 WHERE customer_id IN (SELECT json_array_elements_text(%(ids)s::json))
 ORDER BY customer_id
 FOR UPDATE
@@ -74,13 +74,14 @@ UPDATE customer AS c SET
     {_COUNTS},
     first_contact_at = u.first_contact_at, last_contact_at = u.last_contact_at,
     objection_kind = u.objection_kind, state = u.state, confidence = u.confidence,
-    action_code = u.action_code, latest_score = u.latest_score,
+    action_code = u.action_code, at_risk = u.at_risk, latest_score = u.latest_score,
     model_version = %(model_version)s,
     inputs_as_of = %(now)s, updated_at = %(now)s, scored_at = %(now)s,
     row_version = c.row_version + 1
 FROM json_to_recordset(%(rows)s::json) AS u(
     customer_id text, {_COUNT_TYPES}, first_contact_at timestamptz, last_contact_at timestamptz,
-    objection_kind text, state text, confidence float8, action_code text, latest_score json)
+    objection_kind text, state text, confidence float8, action_code text, at_risk float8,
+    latest_score json)
 WHERE c.customer_id = u.customer_id
 """
 
@@ -90,6 +91,7 @@ _SQL_TYPES = {
     "state": "VARCHAR(16)",
     "confidence": "FLOAT",
     "action_code": "VARCHAR(64)",
+    "at_risk": "FLOAT",
 }
 
 
@@ -126,7 +128,7 @@ class PostgresBulk:
         """Lock the customers' rows in id order; extras come as JSON text, parsed here."""
         with self._cursor() as cursor:
             cursor.execute(_LOCK_CUSTOMERS, {"ids": _document(list(ids))})
-            return {row[0]: (row[1], _json(row[2]), row[3]) for row in cursor.fetchall()}
+            return {row[0]: (row[1], _json(row[2]), row[3], row[4]) for row in cursor.fetchall()}
 
     def read_history(self, ids: Sequence[str]) -> tuple[Sequence[HistoryEvent], FloatArray]:
         """Every stored event of the customers, occurred at in epoch microseconds. Exact

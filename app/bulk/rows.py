@@ -23,8 +23,8 @@ class EventRow(TypedDict):
     statement binds it once)."""
 
 
-Stored = tuple[str | None, dict[str, Any] | None, str | None]
-"""A locked customer as stored: state, extras and objection kind."""
+Stored = tuple[str | None, dict[str, Any] | None, str | None, float | None]
+"""A locked customer as stored: state, extras, objection kind and at-risk probability."""
 
 HistoryEvent = tuple[str, str, Any, str | None]
 """A stored event: customer id, type, occurred at (as the database reads it fastest) and
@@ -34,7 +34,15 @@ CustomerScores = dict[str, Any]
 """A customer's new inputs and scores, keyed by column: a dict, not a TypedDict, because the
 count columns are named at run time (`RAW_COUNT_INPUTS`)."""
 
-STAGED = ("customer_id", "row_version", *RAW_COUNT_INPUTS, "state", "confidence", "action_code")
+STAGED = (
+    "customer_id",
+    "row_version",
+    *RAW_COUNT_INPUTS,
+    "state",
+    "confidence",
+    "action_code",
+    "at_risk",
+)
 """A scored chunk's columns, in the order `staged_rows` gives them."""
 UPDATED = STAGED[2:]
 """The staged columns that a chunk's update writes (the id and row version only guard it)."""
@@ -52,6 +60,7 @@ class ScoredColumns(Protocol):
     states: list[str]
     confidence: list[float]
     action_codes: list[str]
+    at_risk: list[float | None]
     documents: list[str]
     """Each score as the database keeps it, as JSON text."""
 
@@ -59,14 +68,15 @@ class ScoredColumns(Protocol):
 def staged_rows(chunk: ScoredColumns) -> list[tuple[Any, ...]]:
     """Each customer's `STAGED` columns, then its score document."""
     return [
-        (customer_id, version, *counts, state, confidence, code, document)
-        for customer_id, version, counts, state, confidence, code, document in zip(
+        (customer_id, version, *counts, state, confidence, code, risk, document)
+        for customer_id, version, counts, state, confidence, code, risk, document in zip(
             chunk.ids,
             chunk.versions,
             chunk.counts,
             chunk.states,
             chunk.confidence,
             chunk.action_codes,
+            chunk.at_risk,
             chunk.documents,
             strict=True,
         )

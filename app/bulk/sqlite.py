@@ -97,12 +97,12 @@ class SqliteBulk:
         the whole database for a write)."""
         c = _CUSTOMER.c
         locked = self._session.execute(
-            select(c.customer_id, c.state, c.extras, c.objection_kind)
+            select(c.customer_id, c.state, c.extras, c.objection_kind, c.at_risk)
             .where(c.customer_id.in_(ids))
             .order_by(c.customer_id)
             .with_for_update()
         )
-        return {row[0]: (row[1], row[2], row[3]) for row in locked}
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in locked}
 
     def read_history(self, ids: Sequence[str]) -> tuple[Sequence[HistoryEvent], FloatArray]:
         """Every stored event of the customers, occurred at as a datetime."""

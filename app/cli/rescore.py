@@ -156,6 +156,7 @@ def _start_workers(settings: Settings, workers: int) -> ProcessPoolExecutor:
             settings.models_dir,
             settings.playbook,
             settings.low_confidence,
+            settings.at_risk_threshold,
         )
         return start_workers(workers, setup)
     except (InvalidInput, ValueError, OSError) as exc:  # an in-memory database, a bad playbook

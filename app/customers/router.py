@@ -33,12 +33,19 @@ def list_customers(
     action: Annotated[Text | None, Query(max_length=64)] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     open_objection: bool | None = None,
+    at_risk: bool | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> CustomerPage:
-    """List a work queue, most confident first, e.g. `?state=deciding&open_objection=true`."""
+    """List a work queue, most confident first, e.g. `?state=deciding&open_objection=true`;
+    `at_risk=true` keeps the customers flagged at risk (docs/at_risk.md)."""
     where = service.QueueFilter(
-        state=state, action=action, min_confidence=min_confidence, open_objection=open_objection
+        state=state,
+        action=action,
+        min_confidence=min_confidence,
+        open_objection=open_objection,
+        at_risk=at_risk,
+        at_risk_threshold=settings.at_risk_threshold,
     )
     return service.list_queue(
         session, where=where, limit=min(limit, settings.page_limit_max), cursor=cursor

@@ -56,6 +56,8 @@ class QueueItem(BaseModel):
     due_date: str | None
     scored_at: datetime
     model_version: str
+    at_risk: float | None = None
+    """The at-risk probability (docs/at_risk.md); None when scored without one."""
 
 
 class CustomerPage(BaseModel):

@@ -81,6 +81,9 @@ class QueueFilter:
     action: str | None = None
     min_confidence: float | None = None
     open_objection: bool | None = None
+    at_risk: bool | None = None
+    """Flagged at risk (at or above `at_risk_threshold`), or not (below it, or no value)."""
+    at_risk_threshold: float = 0.5
 
 
 def encode_cursor(confidence: float, customer_id: str) -> str:
@@ -117,6 +120,10 @@ def list_queue(
         query = query.where(
             recent > 0 if where.open_objection else or_(recent.is_(None), recent == 0)
         )
+    if where.at_risk is not None:
+        risk = Customer.at_risk
+        flagged = risk >= where.at_risk_threshold
+        query = query.where(flagged if where.at_risk else or_(risk.is_(None), ~flagged))
     if cursor is not None:
         after_conf, after_id = decode_cursor(cursor)
         query = query.where(
@@ -139,6 +146,7 @@ def list_queue(
                 "due_date": stored_action(c.latest_score).get("due_date"),
                 "scored_at": c.scored_at,
                 "model_version": c.model_version,
+                "at_risk": c.at_risk,
             }
         )
         for c in page

@@ -29,6 +29,7 @@ from app.nightly.chunks import Chunk, Span, read_span
 from app.nightly.worker_setup import WorkerSetup
 from app.scoring.advice import Advisor
 from app.scoring.serving import ServingModel
+from app.scoring.state_changes import risk_rose
 from training import vetting
 from training.features import RAW_COUNT_INPUTS
 from training.prediction import Predictor, RawInputs
@@ -44,6 +45,7 @@ def score_chunk(
     stored = np.nan_to_num(counts).astype(np.int64).astype(object)
     stored[np.isnan(counts)] = None
     dumps = orjson.dumps
+    risks = scores.at_risk_probabilities
     return ScoredChunk(
         ids=chunk.ids,
         versions=chunk.versions.tolist(),
@@ -52,6 +54,11 @@ def score_chunk(
         states=scores.states,
         confidence=scores.confidence,
         action_codes=[action["code"] for action in scores.actions],
+        at_risk=risks,
+        risk_rose=[
+            risk_rose(old, new, advisor.at_risk_threshold)
+            for old, new in zip(chunk.risks, risks, strict=True)
+        ],
         documents=[dumps(document).decode() for document in scores.documents()],
     )
 
@@ -104,7 +111,7 @@ class WorkerPoolChunkScorer(InProcessChunkScorer):
     def submit(self, span: Span, as_of: datetime) -> Future[ScoredChunk]:
         model = self.predictor.model
         return self.pool.submit(
-            _read_and_score_in_worker, span, as_of, model.version, model.checksum
+            _read_and_score_in_worker, span, as_of, model.version, model.checksums
         )
 
     def close(self) -> None:
@@ -148,18 +155,19 @@ def start_worker(setup: WorkerSetup) -> None:
     _exit_with_parent()
     # One thread each: the run's own process needs a core for writing.
     _Worker.serving = ServingModel(setup.models_dir, threads=1)
-    _Worker.advisor = Advisor(setup.playbook, setup.low_confidence)
+    _Worker.advisor = Advisor(setup.playbook, setup.low_confidence, setup.at_risk_threshold)
     _Worker.sessions = make_sessionmaker(make_engine(setup.database_url))
     heap.settle()
     heap.keep_freed_memory()
 
 
 def _read_and_score_in_worker(
-    span: Span, as_of: datetime, version: str, checksum: str
+    span: Span, as_of: datetime, version: str, checksums: tuple[str, ...]
 ) -> ScoredChunk:
     serving = _Worker.serving
     if not serving.loaded or serving.model.version != version:
-        vetting.remember(checksum)  # vetted by the run; a file changed since is vetted anew
+        for checksum in checksums:  # vetted by the run; a file changed since is vetted anew
+            vetting.remember(checksum)
         serving.activate(version)
     return _read_and_score(_Worker.sessions, _Worker.advisor, serving.predictor, span, as_of)
 

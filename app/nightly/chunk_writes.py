@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.bulk import for_session
 from app.nightly.chunks import Span
-from app.scoring.results import render
-from app.scoring.state_changes import StateChange, record_changes
+from app.scoring.results import ScoreView, render
+from app.scoring.state_changes import StateChange, record_changes, record_risk_rises
 
 
 @dataclass
@@ -37,6 +37,10 @@ class ScoredChunk:
     states: list[str]
     confidence: list[float]
     action_codes: list[str]
+    at_risk: list[float | None]
+    """Each customer's at-risk probability (None: the model has no at-risk part)."""
+    risk_rose: list[bool]
+    """Whether it crossed the threshold upwards (`state_changes.risk_rose`)."""
     documents: list[str]
     """What the database keeps of each score (`ScoredCustomers.documents`), as JSON text."""
 
@@ -84,12 +88,27 @@ def write_chunk(
     ]
     if moved:
         _history(session, rows.take(moved), as_of=as_of, model_version=model_version)
+    rose = [
+        i
+        for i, (customer_id, up) in enumerate(zip(rows.ids, rows.risk_rose, strict=True))
+        if up and customer_id in written
+    ]
+    if rose:
+        risen = rows.take(rose)
+        record_risk_rises(session, _views(risen, model_version), now=as_of, source="rescore")
     return written
 
 
 def _history(session: Session, moved: ScoredChunk, *, as_of: datetime, model_version: str) -> None:
     """History and outbox rows for the customers whose state changed (`state_changes.py`)."""
-    reads = [
+    reads = _views(moved, model_version)
+    changes = [StateChange(old, read) for old, read in zip(moved.old_states, reads, strict=True)]
+    record_changes(session, changes, now=as_of, source="rescore")
+
+
+def _views(rows: ScoredChunk, model_version: str) -> list[ScoreView]:
+    """The API's view of each row's score, for the few that notify."""
+    return [
         render(
             orjson.loads(document),
             customer_id=customer_id,
@@ -98,8 +117,6 @@ def _history(session: Session, moved: ScoredChunk, *, as_of: datetime, model_ver
             model_version=model_version,
         )
         for customer_id, state, confidence, document in zip(
-            moved.ids, moved.states, moved.confidence, moved.documents, strict=True
+            rows.ids, rows.states, rows.confidence, rows.documents, strict=True
         )
     ]
-    changes = [StateChange(old, read) for old, read in zip(moved.old_states, reads, strict=True)]
-    record_changes(session, changes, now=as_of, source="rescore")

@@ -45,6 +45,7 @@ _CUSTOMER = table(
             "shard_key",
             "state",
             "objection_kind",
+            "at_risk",
             "extras",
             *TIME_INPUTS,
             *RAW_COUNT_INPUTS,
@@ -52,7 +53,15 @@ _CUSTOMER = table(
     ),
 )
 _EVENT = table("interaction_event", column("customer_id"), column("type"), column("occurred_at"))
-_READ = ("customer_id", "row_version", "state", "objection_kind", *TIME_INPUTS, *RAW_COUNT_INPUTS)
+_READ = (
+    "customer_id",
+    "row_version",
+    "state",
+    "objection_kind",
+    "at_risk",
+    *TIME_INPUTS,
+    *RAW_COUNT_INPUTS,
+)
 
 
 @dataclass
@@ -62,6 +71,8 @@ class Chunk:
     ids: list[str]
     versions: npt.NDArray[np.int64]
     states: list[str | None]
+    risks: list[float | None]
+    """The at-risk probabilities as stored (None: none yet)."""
     kinds: list[str | None]
     extras: list[dict[str, Any]]
     values: dict[str, FloatArray]
@@ -168,6 +179,7 @@ def _chunk(
         ids=ids,
         versions=np.array(columns["row_version"], dtype=np.int64),
         states=list(columns["state"]),
+        risks=list(columns["at_risk"]),
         kinds=list(columns["objection_kind"]),
         extras=extras,
         values=values,

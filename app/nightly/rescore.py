@@ -128,7 +128,11 @@ def _run(
         if pool is None:
             models_dir = predictor.model.path.parent  # the registry the model came from
             setup = WorkerSetup.scoring_as(
-                _database_url(sessions), models_dir, advisor.playbook, advisor.low_confidence
+                _database_url(sessions),
+                models_dir,
+                advisor.playbook,
+                advisor.low_confidence,
+                advisor.at_risk_threshold,
             )
             pool = start_workers(workers, setup)
         scoring: InProcessChunkScorer = WorkerPoolChunkScorer(

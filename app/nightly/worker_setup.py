@@ -22,6 +22,7 @@ class WorkerSetup:
     models_dir: Path
     playbook: Playbook
     low_confidence: float
+    at_risk_threshold: float = 0.5
 
     @classmethod
     def scoring_as(
@@ -30,6 +31,7 @@ class WorkerSetup:
         models_dir: Path,
         playbook: Path | Playbook,
         low_confidence: float,
+        at_risk_threshold: float = 0.5,
     ) -> WorkerSetup:
         """What workers need to read `database_url` and score with these models and advice.
 
@@ -40,4 +42,4 @@ class WorkerSetup:
 
         if isinstance(playbook, Path):
             playbook = load_playbook(playbook)
-        return cls(database_url, models_dir, playbook, low_confidence)
+        return cls(database_url, models_dir, playbook, low_confidence, at_risk_threshold)

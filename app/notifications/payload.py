@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-from app.scoring.results import NextActionView, ReasonView, ScoreView
+from app.scoring.results import AtRiskView, NextActionView, ReasonView, ScoreView
 
 
 class StateChangedPayload(TypedDict):
@@ -20,6 +20,33 @@ class StateChangedPayload(TypedDict):
     next_action: NextActionView
     model_version: str
     as_of: str
+
+
+class AtRiskPayload(TypedDict):
+    """The `customer.at_risk` notification (documented as `AtRisk` in OpenAPI)."""
+
+    type: Literal["customer.at_risk"]
+    customer_id: str
+    state: str
+    at_risk: AtRiskView
+    next_action: NextActionView
+    model_version: str
+    as_of: str
+
+
+def at_risk_rose(customer_id: str, score: ScoreView) -> AtRiskPayload:
+    """The notification that `score`'s at-risk probability has crossed the threshold upwards."""
+    risk = score["at_risk"]
+    assert risk is not None  # only a flagged score rises
+    return {
+        "type": "customer.at_risk",
+        "customer_id": customer_id,
+        "state": score["state"],
+        "at_risk": risk,
+        "next_action": score["next_action"],
+        "model_version": score["model_version"],
+        "as_of": score["as_of"],
+    }
 
 
 def state_changed(customer_id: str, old_state: str, score: ScoreView) -> StateChangedPayload:

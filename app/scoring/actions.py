@@ -37,6 +37,8 @@ class Conditions(BaseModel):
     recent_purchase: bool | None = None
     low_confidence: bool | None = None
     min_visits_30d: int | None = Field(default=None, ge=0)
+    at_risk: bool | None = None
+    """The at-risk flag (docs/at_risk.md); a model without an at-risk part never sets it."""
 
     def is_empty(self) -> bool:
         """True for a rule that always fires."""
@@ -135,6 +137,8 @@ class Signals:
     recent_purchase: npt.NDArray[np.bool_]
     low_confidence: npt.NDArray[np.bool_]
     visits_30d: npt.NDArray[np.float64]
+    at_risk: npt.NDArray[np.bool_] | None = None
+    """Flagged at risk; None: the model has no at-risk part, so no one is."""
 
     def holds(self, when: Conditions) -> npt.NDArray[np.bool_]:
         """For every customer, whether all of `when` holds."""
@@ -144,6 +148,7 @@ class Signals:
             (when.silent_after_quote, self.silent_after_quote),
             (when.recent_purchase, self.recent_purchase),
             (when.low_confidence, self.low_confidence),
+            (when.at_risk, self._at_risk),
         ]
         for wanted, actual in flags:
             if wanted is not None:
@@ -157,6 +162,10 @@ class Signals:
             ok &= self.visits_30d >= when.min_visits_30d
         return ok
 
+    @property
+    def _at_risk(self) -> npt.NDArray[np.bool_]:
+        return np.zeros(len(self.open_objection), bool) if self.at_risk is None else self.at_risk
+
 
 def signals_from(
     columns: Sequence[str],
@@ -166,6 +175,7 @@ def signals_from(
     *,
     low_confidence: float,
     quote_silence_days: int,
+    at_risk: npt.NDArray[np.bool_] | None = None,
 ) -> Signals:
     """Playbook signals for every row of a design matrix.
 
@@ -186,6 +196,7 @@ def signals_from(
         recent_purchase=column("purchases_30d") > 0,
         low_confidence=confidence < low_confidence,
         visits_30d=np.fmax(column("visits_30d"), 0.0),  # unknown counts as none
+        at_risk=at_risk,
     )
 
 
@@ -194,6 +205,7 @@ _FLAG_TEXTS = {
     "silent_after_quote": "silent after a quote",
     "recent_purchase": "purchase in the last 30 days",
     "low_confidence": "the model is unsure",
+    "at_risk": "at risk of falling back",
 }
 
 

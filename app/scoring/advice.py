@@ -7,16 +7,19 @@ done a column at a time; what is left per customer is gathering its answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from app.scoring.actions import Playbook, next_actions, signals_from
-from app.scoring.reasons import picked_reasons, rank_reasons
-from app.scoring.results import ScoredCustomers
+from app.scoring.reasons import Reason, picked_reasons, rank_reasons
+from app.scoring.results import ScoredCustomers, StoredRisk
 from training.prediction import Prediction, Predictor, RawInputs, predict
+
+DEFAULT_AT_RISK_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Advisor:
 
     playbook: Playbook
     low_confidence: float
+    at_risk_threshold: float = DEFAULT_AT_RISK_THRESHOLD
+    """At or above this at-risk probability a customer is flagged (docs/at_risk.md)."""
 
     def score(
         self,
@@ -52,6 +57,7 @@ class Advisor:
             confidence,
             low_confidence=self.low_confidence,
             quote_silence_days=self.playbook.signals.quote_silence_days,
+            at_risk=None if prediction.at_risk is None else self.flagged(prediction.at_risk),
         )
         categories = {
             position: layout.categories.get(name, ())
@@ -72,4 +78,25 @@ class Advisor:
             actions=next_actions(
                 self.playbook, prediction.winners, signals, prediction.as_of.date()
             ),
+            at_risk=self._risks(prediction, categories),
         )
+
+    def flagged(self, probability: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Whether each at-risk probability passes the threshold."""
+        return probability >= self.at_risk_threshold
+
+    def _risks(
+        self, prediction: Prediction, categories: Mapping[int, Sequence[str]]
+    ) -> list[StoredRisk | None]:
+        """Each customer's at-risk flag and the signals that raise it (none without a part)."""
+        if prediction.at_risk is None:
+            return []
+        flagged = self.flagged(prediction.at_risk).tolist()
+        if prediction.at_risk_leaves is None:
+            reasons: list[list[Reason]] = [[] for _ in flagged]
+        else:
+            layout, matrix = prediction.layout, prediction.matrix
+            contributions = prediction.at_risk_contributions
+            towards, _ = rank_reasons(contributions, ~np.isnan(matrix))
+            reasons = picked_reasons(layout.columns, matrix, contributions, towards, categories)
+        return list(zip(prediction.at_risk.tolist(), flagged, reasons, strict=True))

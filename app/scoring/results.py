@@ -5,7 +5,10 @@ full next action). The database keeps a compact *document* per customer in
 `customer.latest_score` (`StoredScore`):
 
     {"as_of": ..., "p": [five probabilities in funnel order],
-     "for": [[feature, value, contribution], ...], "against": [...], "action": {...}}
+     "for": [[feature, value, contribution], ...], "against": [...], "action": {...},
+     "risk": [at-risk probability, flagged, [[feature, value, contribution], ...]] or null}
+
+(documents stored before the at-risk flag have no "risk": they render as `at_risk: null`.)
 
 State, confidence, model version and customer id are columns of the same row, and a reason's
 sentence follows from its feature and value, so none of them is stored twice: half the bytes
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +51,15 @@ class NextActionView(TypedDict):
     due_date: str
 
 
+class AtRiskView(TypedDict):
+    """The at-risk flag (`AtRiskRead`): the chance of falling back a state within the model's
+    horizon, whether it passes the threshold, and the signals that raise it."""
+
+    probability: float
+    flagged: bool
+    reasons: list[ReasonView]
+
+
 class ScoreView(TypedDict):
     """What the API answers for a customer (`ScoreRead`), JSON-ready."""
 
@@ -60,7 +72,12 @@ class ScoreView(TypedDict):
     reasons_for: list[ReasonView]
     reasons_against: list[ReasonView]
     next_action: NextActionView
+    at_risk: AtRiskView | None
+    """None when the model has no at-risk part."""
 
+
+StoredRisk = tuple[float, bool, list[Reason]]
+"""The at-risk flag as stored: probability, flagged, reasons."""
 
 StoredScore = TypedDict(
     "StoredScore",
@@ -70,6 +87,7 @@ StoredScore = TypedDict(
         "for": list[Reason],
         "against": list[Reason],
         "action": NextActionView,
+        "risk": NotRequired[StoredRisk | None],
     },
 )
 """What the database keeps of a score (see the module's docstring)."""
@@ -90,6 +108,17 @@ class ScoredCustomers:
     reasons_against: list[list[Reason]]
     actions: list[NextActionView]
     """Customers given the same fixed action share one object."""
+    at_risk: Sequence[StoredRisk | None] = ()
+    """Each customer's at-risk flag (None each when the model has none); empty: none at all."""
+
+    def risks(self) -> Sequence[StoredRisk | None]:
+        """Each customer's at-risk flag, None where there is none."""
+        return self.at_risk or [None] * len(self)
+
+    @property
+    def at_risk_probabilities(self) -> list[float | None]:
+        """Each customer's at-risk probability, as the customer row stores it."""
+        return [None if risk is None else risk[0] for risk in self.risks()]
 
     def __len__(self) -> int:
         return len(self.confidence)
@@ -119,8 +148,9 @@ class ScoredCustomers:
                     for f, v, c in con
                 ],
                 "next_action": action,
+                "at_risk": _risk_view(risk),
             }
-            for customer_id, state, row, sure, pro, con, action in zip(
+            for customer_id, state, row, sure, pro, con, action, risk in zip(
                 customer_ids,
                 self.states,
                 self.probabilities,
@@ -128,6 +158,7 @@ class ScoredCustomers:
                 self.reasons_for,
                 self.reasons_against,
                 self.actions,
+                self.risks(),
                 strict=True,
             )
         ]
@@ -136,12 +167,13 @@ class ScoredCustomers:
         """What the database keeps of each score."""
         when = iso(self.as_of)
         return [
-            {"as_of": when, "p": row, "for": pro, "against": con, "action": action}
-            for row, pro, con, action in zip(
+            {"as_of": when, "p": row, "for": pro, "against": con, "action": action, "risk": risk}
+            for row, pro, con, action, risk in zip(
                 self.probabilities,
                 self.reasons_for,
                 self.reasons_against,
                 self.actions,
+                self.risks(),
                 strict=True,
             )
         ]
@@ -155,6 +187,7 @@ def document_of(view: ScoreView) -> StoredScore:
         "for": [_stored_reason(r) for r in view["reasons_for"]],
         "against": [_stored_reason(r) for r in view["reasons_against"]],
         "action": view["next_action"],
+        "risk": _stored_risk(view["at_risk"]),
     }
 
 
@@ -182,6 +215,7 @@ def render(
         "reasons_for": [_reason_view(r) for r in document["for"]],
         "reasons_against": [_reason_view(r) for r in document["against"]],
         "next_action": document["action"],
+        "at_risk": _risk_view(document.get("risk")),
     }
 
 
@@ -196,6 +230,24 @@ def stored_action(document: Mapping[str, Any] | None) -> Mapping[str, Any]:
 def iso(when: datetime) -> str:
     """A time as the API writes it: ISO 8601, UTC as `Z`."""
     return when.isoformat().replace("+00:00", "Z")
+
+
+def _risk_view(risk: StoredRisk | Sequence[Any] | None) -> AtRiskView | None:
+    """A stored at-risk flag (a JSON array once read back) as the API shows it."""
+    if risk is None:
+        return None
+    probability, flagged, reasons = risk
+    return {
+        "probability": probability,
+        "flagged": flagged,
+        "reasons": [_reason_view(r) for r in reasons],
+    }
+
+
+def _stored_risk(view: AtRiskView | None) -> StoredRisk | None:
+    if view is None:
+        return None
+    return (view["probability"], view["flagged"], [_stored_reason(r) for r in view["reasons"]])
 
 
 def _stored_reason(reason: ReasonView) -> Reason:

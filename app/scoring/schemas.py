@@ -99,6 +99,17 @@ class NextActionRead(BaseModel):
     due_date: date
 
 
+class AtRiskRead(BaseModel):
+    """The at-risk flag: the chance that the customer falls back at least one state (a loyal
+    customer: stops buying) within the model's horizon, 30 days (docs/at_risk.md)."""
+
+    probability: float
+    flagged: bool
+    """The probability is at or above DEALNODE_AT_RISK_THRESHOLD (default 0.5)."""
+    reasons: list[ReasonRead]
+    """The strongest signals that raise the risk."""
+
+
 class ScoreRead(BaseModel):
     """A prediction: state, probabilities, why, and what to do next."""
 
@@ -115,6 +126,8 @@ class ScoreRead(BaseModel):
     reasons_for: list[ReasonRead]
     reasons_against: list[ReasonRead]
     next_action: NextActionRead
+    at_risk: AtRiskRead | None = None
+    """None when the serving model has no at-risk part (trained without the label)."""
 
 
 class BatchRead(BaseModel):

@@ -132,6 +132,7 @@ def store_scores(
         customer.state = view["state"]
         customer.confidence = view["confidence"]
         customer.action_code = view["next_action"]["code"]
+        customer.at_risk = None if view["at_risk"] is None else view["at_risk"]["probability"]
         customer.model_version = view["model_version"]
         customer.scored_at = now
         customer.latest_score = cast(dict[str, Any], document_of(view))  # JSON as it is

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.bulk import for_session
 from app.db import stored_time
-from app.notifications.payload import state_changed
+from app.notifications.payload import at_risk_rose, state_changed
 from app.scoring.results import ScoreView
 
 Source = Literal["api", "webhook", "rescore"]
@@ -77,18 +77,47 @@ def record_changes(
         ],
         json=("probabilities",),
     )
-    bulk.insert_many(
+    _outbox(
+        session,
+        [
+            (change.score["customer_id"], when, _payload(change))
+            for change in changes
+            if notifies(change, source)
+        ],
+    )
+
+
+def risk_rose(old: float | None, new: float | None, threshold: float) -> bool:
+    """Whether an at-risk probability crossed the threshold upwards. An unknown old one (a
+    first score, or one by a model without an at-risk part) is no crossing, like a first
+    score is no state change: a new model must not alert on every flagged customer at once."""
+    return old is not None and new is not None and old < threshold <= new
+
+
+def record_risk_rises(
+    session: Session, scores: Sequence[ScoreView], *, now: datetime, source: Source
+) -> None:
+    """A `customer.at_risk` notification for each score whose risk rose past the threshold
+    (`risk_rose`), on the same rules as a state change: not for the CRM's own API call."""
+    if source == "api" or not scores:
+        return
+    when = stored_time(session, now)
+    rows = []
+    for score in scores:
+        customer_id = score["customer_id"]
+        assert customer_id is not None  # only stored customers have a risk that rises
+        rows.append((customer_id, when, at_risk_rose(customer_id, score)))
+    _outbox(session, rows)
+
+
+def _outbox(session: Session, rows: Sequence[tuple[str | None, Any, Any]]) -> None:
+    """Outbox rows, (customer id, stored time, payload) each, in one statement."""
+    for_session(session).insert_many(
         "notification",
         ("notification_id", "customer_id", "created_at", "payload"),
         [
-            (
-                f"msg_{uuid.uuid4().hex}",
-                change.score["customer_id"],
-                when,
-                orjson.dumps(_payload(change)).decode(),
-            )
-            for change in changes
-            if notifies(change, source)
+            (f"msg_{uuid.uuid4().hex}", customer_id, when, orjson.dumps(payload).decode())
+            for customer_id, when, payload in rows
         ],
         json=("payload",),
     )

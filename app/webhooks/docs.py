@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, ConfigDict
 
-from app.scoring.schemas import NextActionRead, ReasonRead
+from app.scoring.schemas import AtRiskRead, NextActionRead, ReasonRead
 from app.webhooks.hubspot import HubSpotEvent
 from app.webhooks.schemas import CrmEvent
 
@@ -146,36 +146,74 @@ class StateChanged(BaseModel):
     as_of: datetime
 
 
+_WebhookId = Annotated[
+    str,
+    Header(
+        alias="webhook-id",
+        description="The notification's id: the same on every retry, dedupe on it.",
+    ),
+]
+_WebhookTimestamp = Annotated[
+    str, Header(alias="webhook-timestamp", description="Unix seconds when signed.")
+]
+_WebhookSignature = Annotated[
+    str,
+    Header(
+        alias="webhook-signature",
+        description=(
+            "`v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` "
+            "with DEALNODE_OUTBOUND_SECRET (Standard Webhooks)."
+        ),
+    ),
+]
+_DELIVERED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Any 2xx marks it delivered; else it is retried."}
+}
+
+
+class AtRisk(BaseModel):
+    """Sent to every subscriber when an event or the nightly run raises a customer's at-risk
+    probability from below DEALNODE_AT_RISK_THRESHOLD to at or above it (docs/at_risk.md);
+    not for a first score, nor for a prediction made through the API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["customer.at_risk"]
+    customer_id: str
+    state: str
+    at_risk: AtRiskRead
+    next_action: NextActionRead
+    model_version: str
+    as_of: datetime
+
+
 def document_outbound(app: FastAPI) -> None:
-    """Describe the notification subscribers receive, under the document's `webhooks`."""
+    """Describe the notifications subscribers receive, under the document's `webhooks`."""
 
     @app.webhooks.post(
         "customer.state_changed",
         summary="A customer's state changed",
         status_code=200,
-        responses={200: {"description": "Any 2xx marks it delivered; else it is retried."}},
+        responses=_DELIVERED,
     )
     def customer_state_changed(
         _body: StateChanged,
-        _webhook_id: Annotated[
-            str,
-            Header(
-                alias="webhook-id",
-                description="The notification's id: the same on every retry, dedupe on it.",
-            ),
-        ],
-        _webhook_timestamp: Annotated[
-            str, Header(alias="webhook-timestamp", description="Unix seconds when signed.")
-        ],
-        _webhook_signature: Annotated[
-            str,
-            Header(
-                alias="webhook-signature",
-                description=(
-                    "`v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` "
-                    "with DEALNODE_OUTBOUND_SECRET (Standard Webhooks)."
-                ),
-            ),
-        ],
+        _webhook_id: _WebhookId,
+        _webhook_timestamp: _WebhookTimestamp,
+        _webhook_signature: _WebhookSignature,
     ) -> None:
         """Retried with exponential backoff until a 2xx or the last attempt; at least once."""
+
+    @app.webhooks.post(
+        "customer.at_risk",
+        summary="A customer became at risk of falling back",
+        status_code=200,
+        responses=_DELIVERED,
+    )
+    def customer_at_risk(
+        _body: AtRisk,
+        _webhook_id: _WebhookId,
+        _webhook_timestamp: _WebhookTimestamp,
+        _webhook_signature: _WebhookSignature,
+    ) -> None:
+        """Delivered like `customer.state_changed`: signed, retried, at least once."""

@@ -20,9 +20,14 @@ from app.errors import InvalidInput
 from app.scoring.actions import ObjectionKind
 from app.scoring.advice import Advisor
 from app.scoring.checks import CLOCK_SKEW
-from app.scoring.results import ScoredCustomers, StoredScore, render
+from app.scoring.results import ScoredCustomers, ScoreView, StoredScore, render
 from app.scoring.serving import ServingModel
-from app.scoring.state_changes import StateChange, record_changes
+from app.scoring.state_changes import (
+    StateChange,
+    record_changes,
+    record_risk_rises,
+    risk_rose,
+)
 from app.webhooks.schemas import CrmEvent, as_payload
 from training.features import (
     KIND_INDEX,
@@ -138,20 +143,21 @@ def refresh_customers(
     states = scores.states
     _update(bulk, ids, values, kinds, scores, documents, as_of)
     moved = [n for n, customer_id in enumerate(ids) if stored[customer_id][0] != states[n]]
-    changes = [
-        StateChange(
-            stored[ids[n]][0],
-            render(
-                documents[n],
-                customer_id=ids[n],
-                state=states[n],
-                confidence=scores.confidence[n],
-                model_version=scores.model_version,
-            ),
+
+    def view(n: int) -> ScoreView:
+        return render(
+            documents[n],
+            customer_id=ids[n],
+            state=states[n],
+            confidence=scores.confidence[n],
+            model_version=scores.model_version,
         )
-        for n in moved
-    ]
+
+    changes = [StateChange(stored[ids[n]][0], view(n)) for n in moved]
     record_changes(session, changes, now=as_of, source="webhook")
+    risks, threshold = scores.at_risk_probabilities, advisor.at_risk_threshold
+    rose = [n for n, i in enumerate(ids) if risk_rose(stored[i][3], risks[n], threshold)]
+    record_risk_rises(session, [view(n) for n in rose], now=as_of, source="webhook")
     return {ids[n] for n in moved if stored[ids[n]][0] is not None}
 
 
@@ -178,10 +184,19 @@ def _update(
             "state": state,
             "confidence": confidence,
             "action_code": action["code"],
+            "at_risk": risk,
             "latest_score": document,
         }
-        for i, (customer_id, state, confidence, action, document) in enumerate(
-            zip(ids, scores.states, scores.confidence, scores.actions, documents, strict=True)
+        for i, (customer_id, state, confidence, action, risk, document) in enumerate(
+            zip(
+                ids,
+                scores.states,
+                scores.confidence,
+                scores.actions,
+                scores.at_risk_probabilities,
+                documents,
+                strict=True,
+            )
         )
     ]
     bulk.update_customers(rows, model_version=scores.model_version, now=as_of)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.notifications.payload import state_changed
+from app.notifications.payload import at_risk_rose, state_changed
 from app.openapi import REQUEST_EXAMPLES, ROUTE_ERRORS, Problem
-from app.webhooks.docs import StateChanged
+from app.webhooks.docs import AtRisk, StateChanged
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -169,3 +169,25 @@ def test_the_docs_page_and_its_assets_come_from_the_app(client: TestClient) -> N
         assert asset.status_code == 200, link
         assert asset.content
     assert client.get("/redoc").status_code == 404  # its script would come from a CDN
+
+
+def test_the_at_risk_fields_and_notification_are_documented(
+    client: TestClient, document: dict[str, Any], score_key: dict[str, str]
+) -> None:
+    schemas = document["components"]["schemas"]
+    assert set(schemas["AtRiskRead"]["properties"]) == {"probability", "flagged", "reasons"}
+    assert "at_risk" in schemas["ScoreRead"]["properties"]
+    assert "at_risk" in schemas["QueueItem"]["properties"]
+    queue = document["paths"]["/v1/customers"]["get"]
+    assert "at_risk" in {p["name"] for p in queue["parameters"]}
+    outbound = document["webhooks"]["customer.at_risk"]["post"]
+    body = outbound["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/AtRisk"}
+    headers = {p["name"] for p in outbound["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    read = client.post("/v1/predict", json={"visits": 4}, headers=score_key).json()
+    read["customer_id"] = "crm-1"
+    payload = at_risk_rose("crm-1", read)
+    assert AtRisk.model_validate(payload).model_dump(mode="json", exclude={"as_of"}) == {
+        k: v for k, v in payload.items() if k != "as_of"
+    }

@@ -30,7 +30,7 @@ def test_simulate_is_deterministic_for_a_seed() -> None:
 
 def test_simulate_writes_the_documented_schema(small: Simulation) -> None:
     snapshot = small.snapshot
-    expected = ["customer_id", "segment", *RAW_INPUTS, "state", "true_state", "as_of"]
+    expected = ["customer_id", "segment", *RAW_INPUTS, "state", "true_state", "as_of", "at_risk"]
     assert list(snapshot.columns) == expected
     assert snapshot["customer_id"].is_unique
     assert str(snapshot["last_contact_at"].dtype) == "datetime64[us, UTC]"

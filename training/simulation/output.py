@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.at_risk import HORIZON_DAYS
 from training.features import COUNT_INPUTS, RAW_INPUTS, STATES, WINDOW_DAYS, InteractionType, to_utc
 from training.simulation import params as p
 from training.simulation.process import (
@@ -23,6 +24,7 @@ from training.simulation.process import (
     SECONDS_PER_DAY,
     IntArray,
     Journeys,
+    fall_back_within,
     mislabel,
     simulate_journeys,
 )
@@ -57,6 +59,8 @@ def simulate(
         raise ValueError("mislabel and missing rates must be in [0, 1)")
     when = to_utc(as_of)
     rng = np.random.default_rng(seed)
+    # The future has its own stream, so labelling it leaves every other draw as it was.
+    (future,) = rng.spawn(1)
     journeys = simulate_journeys(n_customers, rng, when.timestamp())
     ids = _ids("c", n_customers, 7)
     snapshot = _snapshot(journeys, ids, when)
@@ -65,6 +69,8 @@ def simulate(
     ]
     snapshot["true_state"] = np.asarray(STATES, dtype=object)[journeys.state]
     snapshot["as_of"] = when
+    fell = fall_back_within(journeys, future, when.timestamp(), HORIZON_DAYS)
+    snapshot["at_risk"] = fell.astype(np.int64)
     _blank_fields(rng, snapshot, missing_rate)
     events = _events(rng, journeys, ids) if with_events else None
     return Simulation(snapshot=snapshot, events=events, as_of=when)
@@ -159,6 +165,7 @@ def write_simulation(
         "events": None if sim.events is None else len(sim.events),
         "as_of": sim.as_of.isoformat(),
         "state_shares": sim.snapshot["true_state"].value_counts(normalize=True).round(4).to_dict(),
+        "at_risk_share": round(float(sim.snapshot["at_risk"].mean()), 4),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

@@ -92,5 +92,30 @@ OBJECTION_KIND_SHARES: Final = np.array(
 QUOTE_VALUE_MEDIAN: Final = np.array([120.0, 350_000.0, 28_000.0, 60_000.0])
 QUOTE_VALUE_SIGMA: Final = 0.6
 
+RESISTANT_SHARE: Final = 0.25
+"""Chance that a dwell period in `intent` or `deciding` is resistant: the customer leans
+towards a competitor (docs/domain.md's risk on top of the state)."""
+RESISTANT_STATES: Final = np.array([False, False, True, True, False])
+RESISTANT_OBJECTION_FACTOR: Final = 3.0
+"""Objections come three times as often, and pile up towards the period's end."""
+RESISTANT_CONTACT_FACTOR: Final = 0.7
+"""Other contacts come less often, and thin out over the period (a falling cadence)."""
+RESISTANT_FORWARD_FACTOR: Final = 0.5
+RESISTANT_BACKWARD_FACTOR: Final = 2.5
+"""A resistant period ends in progress half as often and in a lost deal 2.5 times as often."""
+
+
+def _steady(factor: float) -> float:
+    """The factor for the other periods of those states that keeps the average as it was, so
+    the trait decides *who* falls back and objects, not how many: the state shares and the
+    five-state problem stay as they were without it."""
+    return (1.0 - RESISTANT_SHARE * factor) / (1.0 - RESISTANT_SHARE)
+
+
+STEADY_OBJECTION_FACTOR: Final = _steady(RESISTANT_OBJECTION_FACTOR)
+STEADY_CONTACT_FACTOR: Final = _steady(RESISTANT_CONTACT_FACTOR)
+STEADY_FORWARD_FACTOR: Final = _steady(RESISTANT_FORWARD_FACTOR)
+STEADY_BACKWARD_FACTOR: Final = _steady(RESISTANT_BACKWARD_FACTOR)
+
 MISLABEL_NEIGHBOUR_SHARE: Final = 0.8
 """A mislabel goes to a neighbouring state this often, else to any other state."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from tests.app.seeding import seed
 from training.simulation import Simulation
 
@@ -62,3 +65,27 @@ def test_queue_filters_by_action(
     assert page["items"]
     assert all(item["action_code"] == action for item in page["items"])
     assert page["items"][0]["action_title"]
+
+
+def test_queue_filters_at_risk_at_the_threshold_setting(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, settings: Settings
+) -> None:
+    results = seed(client, score_key, simulation, 60, ids=QUEUE_IDS)
+    risk = {r["customer_id"]: r["at_risk"]["probability"] for r in results}
+    threshold = sorted(risk.values())[30]
+    with TestClient(create_app(settings.model_copy(update={"at_risk_threshold": threshold}))) as c:
+        flagged = c.get(
+            "/v1/customers", params={"at_risk": True, "limit": 100}, headers=score_key
+        ).json()["items"]
+        rest = c.get(
+            "/v1/customers", params={"at_risk": "false", "limit": 100}, headers=score_key
+        ).json()["items"]
+    assert {i["customer_id"] for i in flagged} == {k for k, p in risk.items() if p >= threshold}
+    assert {i["customer_id"] for i in rest} == {k for k, p in risk.items() if p < threshold}
+    assert len(flagged) == 30
+    assert all(i["at_risk"] == pytest.approx(risk[i["customer_id"]]) for i in flagged + rest)
+    confidence = [i["confidence"] for i in flagged]
+    assert confidence == sorted(confidence, reverse=True)
+    bad = client.get("/v1/customers", params={"at_risk": "maybe"}, headers=score_key)
+    assert bad.status_code == 422
+    assert "at_risk" in bad.text

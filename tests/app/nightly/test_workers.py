@@ -90,15 +90,16 @@ def test_a_worker_scores_with_the_runs_model_vetted_by_the_run(
     monkeypatch.setattr(heap, "settle", lambda: None)
     monkeypatch.setattr(heap, "keep_freed_memory", lambda: True)
     scoring.start_worker(setup)
-    checksum = load_model(settings.models_dir / second_version).checksum
-    # A fresh worker process has vetted nothing; the chunk carries the run's vetted checksum.
+    checksums = load_model(settings.models_dir / second_version).checksums
+    assert len(checksums) == 2  # the at-risk booster is named too: no worker vets it again
+    # A fresh worker process has vetted nothing; the chunk carries the run's vetted checksums.
     monkeypatch.setattr(vetting, "_vetted", set())
     monkeypatch.setattr(subprocess, "run", _no_child_process)
     try:
         assert not scoring._Worker.serving.loaded  # the run names its model with each chunk
         span = Span(after="", last="~", shard=Shard())
         as_of = simulation.as_of.to_pydatetime()
-        scored = scoring._read_and_score_in_worker(span, as_of, second_version, checksum)
+        scored = scoring._read_and_score_in_worker(span, as_of, second_version, checksums)
         assert len(scored) == 20
         assert scoring._Worker.serving.model.version == second_version
     finally:

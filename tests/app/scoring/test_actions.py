@@ -35,6 +35,7 @@ def one(
     recent_purchase: bool = False,
     low_confidence: bool = False,
     visits_30d: float = 0.0,
+    at_risk: bool = False,
 ) -> Signals:
     """One customer's signals, as the playbook reads a column of them."""
     return Signals(
@@ -47,6 +48,7 @@ def one(
         recent_purchase=np.array([recent_purchase]),
         low_confidence=np.array([low_confidence]),
         visits_30d=np.array([visits_30d], dtype=np.float64),
+        at_risk=np.array([at_risk]),
     )
 
 
@@ -63,6 +65,7 @@ def signals_for(when: Conditions) -> Signals:
         recent_purchase=bool(when.recent_purchase),
         low_confidence=bool(when.low_confidence),
         visits_30d=float(when.min_visits_30d or 0),
+        at_risk=bool(when.at_risk),
     )
 
 
@@ -186,3 +189,20 @@ def test_playbook_without_a_default_for_a_state_is_refused() -> None:
     rules = [r for r in PLAYBOOK.rule if not (r.state == "loyal" and r.when.is_empty())]
     with pytest.raises(ValueError, match="'loyal' has no rule without conditions"):
         Playbook(signals=PLAYBOOK.signals, rule=rules)
+
+
+def test_at_risk_routes_a_loyal_customer_to_retention_and_only_when_flagged() -> None:
+    flagged = one(at_risk=True, recent_purchase=True)
+    action = action_for("loyal", flagged)
+    assert action["code"] == "retention_call"
+    assert action["why"][0] == "at risk of falling back"
+    assert action_for("loyal", one(recent_purchase=True))["code"] == "satisfaction_check"
+    assert action_for("deciding", flagged)["code"] != "retention_call"
+
+
+def test_a_model_without_at_risk_never_fires_an_at_risk_rule() -> None:
+    signals = one(recent_purchase=True)
+    unknown = Signals(**{**signals.__dict__, "at_risk": None})
+    assert not unknown.holds(Conditions(at_risk=True)).any()
+    assert unknown.holds(Conditions(at_risk=False)).all()
+    assert action_for("loyal", unknown)["code"] == "satisfaction_check"
