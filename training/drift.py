@@ -134,12 +134,18 @@ def profile_of(matrix: FloatArray, layout: FeatureLayout) -> tuple[FeatureProfil
 
 
 def reference_of(
-    matrix: FloatArray, labels: npt.NDArray[np.int64], layout: FeatureLayout
+    matrix: FloatArray, shown: npt.NDArray[np.intp], layout: FeatureLayout
 ) -> Reference:
-    """The reference kept with a model: its training rows' profiles and state mix."""
+    """The reference kept with a model: its training rows' profiles, and the mix of the
+    states it shows on held-out customers.
+
+    The mix is of states shown, not true labels, because live customers are compared by the
+    states shown: the decision rule shows more `intent` and `deciding` than there are, and
+    against the labels that would read as drift on the first day.
+    """
     return Reference(
         features=profile_of(matrix, layout),
-        state_mix=state_mix(np.asarray(labels, dtype=np.intp)),
+        state_mix=state_mix(np.asarray(shown, dtype=np.intp)),
         rows=len(matrix),
     )
 

@@ -198,7 +198,7 @@ def train(config: TrainConfig) -> TrainResult:
                 },
                 "feature_importance_gain": {k: float(v) for k, v in importance.items()},
                 "monitoring_reference": reference_of(
-                    x_train.to_numpy(np.float64), y_train, layout
+                    x_train.to_numpy(np.float64), rule.decide(proba_val), layout
                 ).to_json(),
                 "libraries": _library_versions(),
                 **extra_metadata,
