@@ -110,7 +110,8 @@ def train(config: TrainConfig) -> TrainResult:
     }
     for baseline in fit_baselines(x_train, y_train, categorical=list(layout.extra_categorical)):
         results[baseline.name] = evaluate(y_test, baseline.predict_proba(x_test))
-    validation = evaluate(y_val, proba_val, rule.decide(proba_val))
+    shown_val = rule.decide(proba_val)
+    validation = evaluate(y_val, proba_val, shown_val)
     risk = at_risk.train_if_labelled(
         None if mapping else at_risk.read_labels(config.data, table.ids),
         split,
@@ -198,7 +199,7 @@ def train(config: TrainConfig) -> TrainResult:
                 },
                 "feature_importance_gain": {k: float(v) for k, v in importance.items()},
                 "monitoring_reference": reference_of(
-                    x_train.to_numpy(np.float64), rule.decide(proba_val), layout
+                    x_train.to_numpy(np.float64), shown_val, layout
                 ).to_json(),
                 "libraries": _library_versions(),
                 **extra_metadata,
