@@ -197,8 +197,13 @@ def test_an_integer_beyond_64_bits_is_kept_as_a_number(client: TestClient, db: S
 def test_replayed_log_out_of_order_with_duplicates_matches_offline_features(
     client: TestClient, db: Session
 ) -> None:
-    """Parity: live features from shuffled, duplicated deliveries equal the offline pipeline's."""
-    sim = simulate(1000, seed=21)
+    """Parity: live features from shuffled, duplicated deliveries equal the offline pipeline's.
+
+    400 customers give some 15,000 events in 170 deliveries: every event type, customers with
+    hundreds of events, and duplicates landing before and after their originals.
+    """
+    customers = 400
+    sim = simulate(customers, seed=21)
     assert sim.events is not None
     client.app.state.runtime.intake.clock = lambda: sim.as_of.to_pydatetime()  # type: ignore[attr-defined]
     log = sim.events[["event_id", "customer_id", "type", "occurred_at"]].copy()
@@ -215,7 +220,7 @@ def test_replayed_log_out_of_order_with_duplicates_matches_offline_features(
     offline = raw_inputs_from_events(sim.events, sim.as_of, pd.Index(ids))
     active = offline.index[offline["last_contact_at"].notna()]  # customers with any event
     rows = {c.customer_id: c for c in db.scalars(select(Customer))}
-    assert len(active) >= 900
+    assert len(active) >= 0.9 * customers
     assert set(rows) == set(active)
     mismatches = 0
     for customer_id in active:
