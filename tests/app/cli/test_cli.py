@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from app.cli import runs as runs_cli
 from app.cli.main import app
 from app.keys.service import create_key, revoke_key
 from app.tables import ScoringRun, ScoringRunShard
@@ -268,7 +269,9 @@ def test_runs_list_prints_a_table_and_refuses_a_bad_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _seed_runs(db)
-    monkeypatch.setenv("COLUMNS", "200")  # rich wraps to the terminal's width
+    # rich fits a table to the terminal's width, which a console may have fixed when it was
+    # made (from COLUMNS, as xdist's workers set it): widen the console the command prints with.
+    monkeypatch.setattr(runs_cli.console, "width", 200)
     table = runner.invoke(app, ["runs", "list"])
     assert table.exit_code == 0, table.output
     assert "nightly-1" in table.stdout
