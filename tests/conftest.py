@@ -6,8 +6,14 @@ model into a registry of their own, so no test sees another's changes.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+
+# Set before LightGBM's OpenMP runtime loads (here and in every child a test starts): with
+# xdist workers and servers' processes sharing two cores, threads that spin while they wait
+# for work take the cores from the threads that have work, and a fit slows down many times.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 

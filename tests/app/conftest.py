@@ -24,7 +24,8 @@ from app.main import create_app
 from app.migrate import upgrade
 from training.train import TrainResult
 
-PG_SCHEMA = "dealnode_test"
+PG_SCHEMA = f"dealnode_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+"""A schema per pytest-xdist worker, so parallel workers never empty each other's tables."""
 EVENTS_SECRET = "whsec_" + base64.b64encode(b"dealnode-test-secret-for-events!").decode()
 OLD_EVENTS_SECRET = "whsec_" + base64.b64encode(b"the-secret-being-rotated-out-now").decode()
 HUBSPOT_SECRET = "test-hubspot-app-secret"
