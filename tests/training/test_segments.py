@@ -18,7 +18,9 @@ from training.explain import PathExplainer
 from training.features import STATES
 from training.fitting import calibrate
 from training.mapping import NATIVE_MAPPING
+from training.offline_scoring import SEGMENT_COLUMN, score_table
 from training.prediction import Predictor, RawInputs, design, predict
+from training.registry import list_models
 from training.train import TrainResult
 
 
@@ -162,3 +164,43 @@ def test_a_segment_booster_outside_the_model_is_refused(
     (odd / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="segments"):
         load_model(odd)
+
+
+def test_the_at_risk_flag_is_the_global_at_risk_models_for_every_row(
+    family: LoadedModel,
+    predictor: Predictor,
+    customers: tuple[RawInputs, datetime, list[str | None]],
+) -> None:
+    inputs, as_of, _ = customers
+    prediction = predict(predictor, inputs, as_of)
+    assert family.at_risk is not None
+    assert prediction.at_risk is not None
+    matrix = design(inputs, as_of, family.layout)
+    raw = np.asarray(family.at_risk.booster.predict(matrix, raw_score=True))
+    expected = 1 / (1 + np.exp(-(family.at_risk.scale * raw + family.at_risk.bias)))
+    np.testing.assert_allclose(prediction.at_risk, expected)
+
+
+def test_offline_scoring_names_the_member_that_scored_each_row(
+    family: LoadedModel, region_data: Path
+) -> None:
+    frame = pd.read_parquet(region_data).iloc[:200]
+    table = to_customer_table(frame, NATIVE_MAPPING, require_labels=False)
+    scores = score_table(family, table)
+    expected = [v if v == "odd" else None for v in frame["segment"]]
+    found = [v if isinstance(v, str) else None for v in scores[SEGMENT_COLUMN]]
+    assert found == expected
+
+
+def test_a_family_whose_segment_models_all_lost_loads_as_one_model(
+    segmented: TrainResult, tmp_path: Path
+) -> None:
+    registry = tmp_path / "models"
+    lost = registry / "lost"
+    shutil.copytree(segmented.path, lost)
+    meta = json.loads((lost / "metadata.json").read_text())
+    meta["segments"]["models"] = []
+    (lost / "metadata.json").write_text(json.dumps(meta))
+    assert load_model(lost).segments is None
+    [entry] = list_models(registry)
+    assert (entry.segment_by, entry.segments_used) == ("segment", ())
