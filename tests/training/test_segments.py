@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +22,8 @@ from training.fitting import calibrate
 from training.mapping import NATIVE_MAPPING
 from training.offline_scoring import SEGMENT_COLUMN, score_table
 from training.prediction import Predictor, RawInputs, design, predict
-from training.registry import list_models
-from training.train import TrainResult
+from training.registry import compare_on_incumbent_test, list_models
+from training.train import MODEL_NAME, TrainResult
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,19 @@ def customers(region_data: Path) -> tuple[RawInputs, datetime, list[str | None]]
     table = to_customer_table(frame, NATIVE_MAPPING, require_labels=False)
     regions = [None if pd.isna(v) else str(v) for v in table.extras["segment"]]
     return RawInputs.of_table(table), table.as_of.to_pydatetime(), regions
+
+
+def _copy_with(source: Path, target: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the model directory `source` at `target`, its metadata changed by `change`."""
+    shutil.copytree(source, target)
+    meta = json.loads((target / "metadata.json").read_text())
+    change(meta)
+    (target / "metadata.json").write_text(json.dumps(meta))
+    return target
+
+
+def _without_segments(meta: dict[str, Any]) -> None:
+    del meta["segments"]
 
 
 def _alone(model: LoadedModel, booster_index: int | None, matrix: np.ndarray) -> np.ndarray:
@@ -126,11 +141,7 @@ def test_a_model_without_segments_scores_as_before(
     customers: tuple[RawInputs, datetime, list[str | None]],
     tmp_path: Path,
 ) -> None:
-    plain = tmp_path / "plain"
-    shutil.copytree(segmented.path, plain)
-    meta = json.loads((plain / "metadata.json").read_text())
-    del meta["segments"]
-    (plain / "metadata.json").write_text(json.dumps(meta))
+    plain = _copy_with(segmented.path, tmp_path / "plain", _without_segments)
     model = load_model(plain)
     assert model.segments is None
     inputs, as_of, _ = customers
@@ -157,11 +168,11 @@ def test_a_damaged_segment_booster_refuses_the_model(
 def test_a_segment_booster_outside_the_model_is_refused(
     segmented: TrainResult, tmp_path: Path
 ) -> None:
-    odd = tmp_path / "odd"
-    shutil.copytree(segmented.path, odd)
-    meta = json.loads((odd / "metadata.json").read_text())
-    meta["segments"]["models"][0]["booster"]["file"] = "../model.txt"
-    (odd / "metadata.json").write_text(json.dumps(meta))
+
+    def outside(meta: dict[str, Any]) -> None:
+        meta["segments"]["models"][0]["booster"]["file"] = "../model.txt"
+
+    odd = _copy_with(segmented.path, tmp_path / "odd", outside)
     with pytest.raises(ModelError, match="segments"):
         load_model(odd)
 
@@ -196,11 +207,23 @@ def test_a_family_whose_segment_models_all_lost_loads_as_one_model(
     segmented: TrainResult, tmp_path: Path
 ) -> None:
     registry = tmp_path / "models"
-    lost = registry / "lost"
-    shutil.copytree(segmented.path, lost)
-    meta = json.loads((lost / "metadata.json").read_text())
-    meta["segments"]["models"] = []
-    (lost / "metadata.json").write_text(json.dumps(meta))
+
+    def all_lost(meta: dict[str, Any]) -> None:
+        meta["segments"]["models"] = []
+
+    lost = _copy_with(segmented.path, registry / "lost", all_lost)
     assert load_model(lost).segments is None
     [entry] = list_models(registry)
     assert (entry.segment_by, entry.segments_used) == ("segment", ())
+
+
+def test_the_promotion_check_scores_a_family_with_its_routing(
+    segmented: TrainResult, tmp_path: Path
+) -> None:
+    """Against the same model without its segments, on the same test customers, the family
+    scores what training recorded for it: the check routes rows as serving does."""
+    plain = _copy_with(segmented.path, tmp_path / "plain", _without_segments)
+    comparison = compare_on_incumbent_test(load_model(segmented.path), load_model(plain))
+    recorded = segmented.metrics[MODEL_NAME]["macro_f1"]
+    assert comparison.candidate_f1 == pytest.approx(recorded, abs=1e-12)
+    assert comparison.incumbent_f1 != pytest.approx(recorded, abs=1e-6)
