@@ -199,14 +199,14 @@ def fit_segments(
         counts = np.bincount(y_train[train_rows], minlength=len(STATES))
         short = [int(s) for s in states if counts[s] < MIN_STATE_CUSTOMERS]
         if short:
-            candidate.reason = "not trained: too few training customers in " + ", ".join(
+            candidate.reason = "not trained, too few training customers in " + ", ".join(
                 f"{STATES[s]} ({counts[s]})" for s in short
             )
             candidate.reason += f"; each state needs {MIN_STATE_CUSTOMERS}"
             continue
         if len(val_rows) < MIN_VALIDATION_CUSTOMERS:
             candidate.reason = (
-                f"not trained: {len(val_rows)} validation customers; "
+                f"not trained, only {len(val_rows)} validation customers: "
                 f"it needs {MIN_VALIDATION_CUSTOMERS} to be compared with the global model"
             )
             continue
@@ -229,9 +229,9 @@ def fit_segments(
         candidate.model, candidate.validation_rps = model, scores
         candidate.used = scores["segment"] < scores["global"]
         candidate.reason = (
-            "used: its own model beats the global model on its validation customers"
+            "used, its own model beats the global model on its validation customers"
             if candidate.used
-            else "not used: the global model does as well or better on its validation customers"
+            else "not used, the global model does as well or better on its validation customers"
         )
     return segments
 

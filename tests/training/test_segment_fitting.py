@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -13,9 +13,16 @@ from sklearn.metrics import f1_score
 
 from training.artifacts import load_model, read_test_set
 from training.errors import DataError
-from training.fitting import label_codes
+from training.fitting import FittedModel, label_codes
 from training.prediction import Predictor, predict_table
-from training.segment_fitting import MAX_SEGMENTS, check_column, plan, report_section
+from training.segment_fitting import (
+    MAX_SEGMENTS,
+    MIN_VALIDATION_CUSTOMERS,
+    check_column,
+    fit_segments,
+    plan,
+    report_section,
+)
 from training.table import CustomerTable
 from training.train import MODEL_NAME, TrainConfig, TrainResult, train
 
@@ -85,6 +92,28 @@ def test_only_the_ten_largest_values_are_candidates() -> None:
     assert len(fit.candidates) == MAX_SEGMENTS
     assert (fit.other_values, fit.other_customers) == (2, 100 + 101)
     assert "2 other values (201 training customers)" in report_section(fit)
+
+
+def test_a_segment_with_too_few_validation_customers_is_not_trained() -> None:
+    """Enough training customers in every state, but too few to judge its model on."""
+    y_train = np.repeat(np.arange(5), 40).astype(np.int64)
+    train_values = np.array(["north"] * 200, dtype=object)
+    few = MIN_VALIDATION_CUSTOMERS - 1
+    val_values = np.array(["north"] * few + [None] * 50, dtype=object)
+    fit = plan("region", (train_values, val_values, np.array([], dtype=object)))
+    fit_segments(
+        fit,
+        (pd.DataFrame(index=range(200)), pd.DataFrame(index=range(few + 50))),
+        (y_train, np.zeros(few + 50, dtype=np.int64)),
+        global_model=cast(FittedModel, None),  # never read: nothing is fitted
+        formulation="multiclass",
+        params={},
+        categorical=[],
+        seed=0,
+    )
+    [north] = fit.candidates
+    assert north.model is None
+    assert f"only {few} validation customers" in north.reason
 
 
 def _table(extra_categorical: tuple[str, ...]) -> CustomerTable:
