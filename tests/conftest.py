@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
+from tests.training.segment_data import write_region_snapshot
 from training.simulation import Simulation, simulate
 from training.train import TrainConfig, TrainResult, train
 
@@ -51,3 +52,17 @@ def registry_dir(trained: TrainResult, tmp_path: Path) -> Path:
     target = tmp_path / "models"
     shutil.copytree(trained.path.parent, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def region_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few thousand customers whose `segment` column holds regions, one with rules of its own
+    (`tests/training/segment_data.py`)."""
+    return write_region_snapshot(tmp_path_factory.mktemp("regions") / "snapshot.parquet")
+
+
+@pytest.fixture(scope="session")
+def segmented(region_data: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """A family of models trained with `--segment-by segment` on `region_data`, promoted."""
+    models_dir = tmp_path_factory.mktemp("segmented")
+    return train(TrainConfig(data=region_data, models_dir=models_dir, segment_by="segment"))

@@ -27,11 +27,14 @@ from training.decision import DecisionRule
 from training.design import FeatureLayout
 from training.errors import ModelError
 from training.features import RAW_INPUTS, STATES, feature_set_hash, to_utc
+from training.segments import SegmentFamily, SegmentPart
 from training.table import CustomerTable
 
 METADATA_FILE = "metadata.json"
 BOOSTER_FILE = "model.txt"
 AT_RISK_BOOSTER_FILE = "at_risk.txt"
+SEGMENTS_DIR = "segments"
+"""Segment models' boosters, `segments/<n>.txt` (`training/segments.py`)."""
 TEST_SET_FILE = "test_set.parquet"
 METADATA_FORMAT = 1
 _EXTRA_PREFIX = "extra:"
@@ -62,6 +65,8 @@ class LoadedModel:
     decision: DecisionRule
     at_risk: AtRiskPart | None = None
     """None for a model trained on data without the at-risk label."""
+    segments: SegmentFamily | None = None
+    """The segment models used (`train --segment-by`); None: the global model scores all."""
 
     @property
     def checksum(self) -> str:
@@ -70,8 +75,11 @@ class LoadedModel:
 
     @property
     def checksums(self) -> tuple[str, ...]:
-        """SHA-256 of every booster text: the state model's, then the at-risk model's."""
-        return (self.checksum,) if self.at_risk is None else (self.checksum, self.at_risk.checksum)
+        """SHA-256 of every booster text: the state model's, the at-risk model's, then the
+        segment models'."""
+        risk = () if self.at_risk is None else (self.at_risk.checksum,)
+        family = () if self.segments is None else tuple(p.checksum for p in self.segments.parts)
+        return (self.checksum, *risk, *family)
 
 
 def sha256_file(path: Path) -> str:
@@ -127,6 +135,7 @@ def publish(staging: Path, models_dir: Path, base_version: str) -> str:
 def write_booster(staging: Path, booster: lgb.Booster, file: str = BOOSTER_FILE) -> dict[str, Any]:
     """Save the booster as text and return the metadata that lets a loader verify it."""
     path = staging / file
+    path.parent.mkdir(exist_ok=True)
     path.write_text(booster.model_to_string())
     return {
         "file": file,
@@ -185,6 +194,7 @@ def load_model(path: Path) -> LoadedModel:
         metadata=metadata,
         decision=decision,
         at_risk=_load_at_risk(path, metadata, len(layout.columns)),
+        segments=_load_segments(path, metadata, len(layout.columns)),
     )
 
 
@@ -202,6 +212,36 @@ def _load_at_risk(path: Path, metadata: dict[str, Any], n_features: int) -> AtRi
         raise ModelError(f"model {path.name}: metadata.json's at_risk lacks {exc}") from None
     booster = _load_booster(path, booster_meta, AT_RISK_BOOSTER_FILE, n_features)
     return AtRiskPart(booster, scale, bias, horizon, str(booster_meta["sha256"]))
+
+
+def _load_segments(path: Path, metadata: dict[str, Any], n_features: int) -> SegmentFamily | None:
+    """The segment models used, when the metadata records any; each held to the same checks
+    as model.txt, so one damaged segment booster refuses the whole model."""
+    family = metadata.get("segments")
+    if family is None or family.get("models") == []:
+        return None  # no segment model beat the global one: it scores every customer
+    parts = []
+    try:
+        column = str(family["column"])
+        for entry in family["models"]:
+            booster_meta = entry["booster"]
+            file = Path(str(booster_meta["file"]))
+            if file.is_absolute() or file.parts[:1] != (SEGMENTS_DIR,) or ".." in file.parts:
+                raise ValueError(f"booster file {file} outside {SEGMENTS_DIR}/")
+            booster = _load_booster(path, booster_meta, str(file), n_features)
+            parts.append(
+                SegmentPart(
+                    str(entry["value"]),
+                    booster,
+                    float(entry["temperature"]),
+                    str(booster_meta["sha256"]),
+                )
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"model {path.name}: metadata.json's segments: bad or missing {exc}"
+        ) from None
+    return SegmentFamily(column, tuple(parts))
 
 
 def _load_booster(

@@ -99,12 +99,13 @@ def design_array(
         columns.append(_as_float(extras[name]).reshape(-1, 1))
     for name in layout.extra_categorical:
         lookup = layout.category_codes.get(name, {})
-        codes = [lookup.get(str(v), np.nan) if _present(v) else np.nan for v in extras[name]]
+        codes = [lookup.get(str(v), np.nan) if present(v) else np.nan for v in extras[name]]
         columns.append(np.asarray(codes, dtype=np.float64).reshape(-1, 1))
     return np.hstack(columns)
 
 
-def _present(value: object) -> bool:
+def present(value: object) -> bool:
+    """Whether a raw category value is given (None, NA and NaN are not)."""
     return value is not None and value is not pd.NA and value == value  # NaN != NaN
 
 

@@ -21,11 +21,14 @@ from training.table import CustomerTable
 
 PROBABILITY_COLUMNS = tuple(f"p_{state}" for state in STATES)
 AT_RISK_COLUMN = "p_at_risk"
+SEGMENT_COLUMN = "model_segment"
+"""For a segment family: the segment whose own model scored the row (empty: the global one)."""
 
 
 def score_table(model: LoadedModel, table: CustomerTable) -> pd.DataFrame:
     """Return id, state, one probability column per state, the at-risk probability when the
-    model has an at-risk part, and the model version."""
+    model has an at-risk part, the model version and, for a segment family, which member
+    scored the row."""
     try:
         prediction = predict_table(Predictor(model), table)
     except KeyError as exc:
@@ -33,6 +36,8 @@ def score_table(model: LoadedModel, table: CustomerTable) -> pd.DataFrame:
     frame = scores_frame(table.ids, prediction)
     if prediction.at_risk is not None:  # a model trained with the at-risk label
         frame.insert(len(frame.columns) - 1, AT_RISK_COLUMN, prediction.at_risk)
+    if model.segments is not None:
+        frame[SEGMENT_COLUMN] = list(prediction.segment_names())
     return frame
 
 

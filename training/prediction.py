@@ -15,6 +15,7 @@ from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
@@ -133,10 +134,28 @@ class Predictor:
         part = self.model.at_risk
         return None if part is None else PathExplainer(part.booster, 1, self.threads)
 
+    @cached_property
+    def segment_explainers(self) -> tuple[PathExplainer, ...]:
+        """Each segment model's leaf tables, in the family's order (none without segments)."""
+        family = self.model.segments
+        if family is None:
+            return ()
+        return tuple(PathExplainer(p.booster, len(STATES), self.threads) for p in family.parts)
+
     def warmed(self) -> Predictor:
         """This predictor with its explainers built, so no request waits for them."""
-        _ = self.explainer, self.at_risk_explainer
+        _ = self.explainer, self.at_risk_explainer, self.segment_explainers
         return self
+
+
+@dataclass(frozen=True)
+class MemberRows:
+    """The rows one member of a segment family scored, and what explains them."""
+
+    rows: npt.NDArray[np.intp]
+    """Positions in the prediction."""
+    explainer: PathExplainer
+    leaves: npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -160,9 +179,19 @@ class Prediction:
     model has no at-risk part (`training/at_risk.py`)."""
     at_risk_explainer: PathExplainer | None = None
     at_risk_leaves: npt.NDArray[np.intp] | None = None
+    segments: Sequence[str | None] = ()
+    """Which segment model scored each customer (None: the global model); empty when the
+    model has no segments, so every customer was scored by the global model."""
+    members: tuple[MemberRows, ...] = ()
+    """For an explained prediction of a segment family: each member's rows and leaves (then
+    `explainer` and `leaves` are None: no one booster reached every row)."""
 
     def __len__(self) -> int:
         return len(self.winners)
+
+    def segment_names(self) -> Sequence[str | None]:
+        """Each customer's segment model, None where the global model scored it."""
+        return self.segments or [None] * len(self)
 
     @property
     def states(self) -> list[str]:
@@ -178,8 +207,16 @@ class Prediction:
     def contributions(self) -> FloatArray:
         """Each feature's raw contribution towards the customer's state.
 
-        Computed when first read, and only for a prediction made with `explained`.
+        Computed when first read, and only for a prediction made with `explained`. A segment
+        family's rows are explained by the booster that scored them.
         """
+        if self.members:
+            found = np.zeros(self.matrix.shape)
+            for member in self.members:
+                found[member.rows], _ = member.explainer.contributions(
+                    member.leaves, self.winners[member.rows]
+                )
+            return found
         if self.explainer is None or self.leaves is None:
             raise ValueError("this prediction was made without explanations")
         found, _ = self.explainer.contributions(self.leaves, self.winners)
@@ -214,17 +251,19 @@ def predict(
     """
     model = predictor.model
     matrix = design(inputs, as_of, model.layout)
-    explainer = predictor.explainer if explained else None
-    if explainer is not None:
-        leaves = explainer.leaves(matrix)
-        raw = explainer.raw_scores(leaves)
+    explainer, leaves = None, None
+    segments: Sequence[str | None] = ()
+    members: tuple[MemberRows, ...] = ()
+    if model.segments is None:
+        explainer = predictor.explainer if explained else None
+        if explainer is not None:
+            leaves = explainer.leaves(matrix)
+            raw = explainer.raw_scores(leaves)
+        else:
+            raw = _raw_scores(predictor, model.booster, matrix)
+        probabilities = calibrate(raw, model.temperature)
     else:
-        leaves = None
-        threads = predictor.threads or prediction_threads(len(matrix))
-        raw = np.asarray(
-            model.booster.predict(matrix, raw_score=True, num_threads=threads), dtype=np.float64
-        )
-    probabilities = calibrate(raw, model.temperature)
+        probabilities, segments, members = _score_family(predictor, inputs, matrix, explained)
     risk_explainer = predictor.at_risk_explainer if explained else None
     risk, risk_leaves = _at_risk(predictor, matrix, risk_explainer)
     return Prediction(
@@ -239,7 +278,48 @@ def predict(
         at_risk=risk,
         at_risk_explainer=risk_explainer,
         at_risk_leaves=risk_leaves,
+        segments=segments,
+        members=members,
     )
+
+
+def _score_family(
+    predictor: Predictor, inputs: RawInputs, matrix: FloatArray, explained: bool
+) -> tuple[FloatArray, list[str | None], tuple[MemberRows, ...]]:
+    """A segment family's probabilities: each row scored by the member its value routes it to.
+
+    Every member reads the same matrix, so it is built once; each member's rows are scored
+    with its own booster and temperature, and the family's one decision rule then picks the
+    state from the merged probabilities. Also each row's segment and, explained, each
+    member's rows and leaves. (The at-risk part is the global one for every row.)
+    """
+    model = predictor.model
+    family = model.segments
+    assert family is not None
+    routes = family.route(inputs.extra(family.column))
+    # The global model goes last, so the route GLOBAL (-1) picks it.
+    boosters = [*(p.booster for p in family.parts), model.booster]
+    temperatures = [*(p.temperature for p in family.parts), model.temperature]
+    explainers = [*predictor.segment_explainers, predictor.explainer] if explained else []
+    probabilities = np.empty((len(matrix), len(STATES)), dtype=np.float64)
+    members: list[MemberRows] = []
+    for index in np.unique(routes).tolist():
+        rows = np.flatnonzero(routes == index)
+        part = matrix[rows]
+        if explained:
+            leaves = explainers[index].leaves(part)
+            raw = explainers[index].raw_scores(leaves)
+            members.append(MemberRows(rows, explainers[index], leaves))
+        else:
+            raw = _raw_scores(predictor, boosters[index], part)
+        probabilities[rows] = calibrate(raw, temperatures[index])
+    return probabilities, family.names(routes), tuple(members)
+
+
+def _raw_scores(predictor: Predictor, booster: lgb.Booster, matrix: FloatArray) -> FloatArray:
+    """LightGBM's own sum of the trees, for predictions made without explanations."""
+    threads = predictor.threads or prediction_threads(len(matrix))
+    return np.asarray(booster.predict(matrix, raw_score=True, num_threads=threads), np.float64)
 
 
 def _at_risk(

@@ -40,6 +40,10 @@ class ModelEntry:
     macro_f1: float | None
     promoted: bool
     problem: str | None = None
+    segment_by: str | None = None
+    """The column of a segment family (`train --segment-by`); None: one global model."""
+    segments_used: tuple[str, ...] = ()
+    """The segments scored by a model of their own; every other customer, the global model."""
 
 
 def base_version(now: datetime | None = None, repo: Path | None = None) -> str:
@@ -82,12 +86,29 @@ def list_models(models_dir: Path) -> list[ModelEntry]:
         try:
             meta = read_metadata(path)
             f1 = meta.get("metrics", {}).get("test", {}).get("model", {}).get("macro_f1")
+            column, used = segments_of(meta)
             entries.append(
-                ModelEntry(path.name, str(meta.get("created_at", "")), f1, path.name == promoted)
+                ModelEntry(
+                    path.name,
+                    str(meta.get("created_at", "")),
+                    f1,
+                    path.name == promoted,
+                    segment_by=column,
+                    segments_used=used,
+                )
             )
         except ModelError as exc:
             entries.append(ModelEntry(path.name, "", None, path.name == promoted, str(exc)))
     return entries
+
+
+def segments_of(metadata: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """A model's segment column (None without) and the segments whose own model is used."""
+    family = metadata.get("segments")
+    if not isinstance(family, dict):
+        return None, ()
+    models = family.get("models") or []
+    return str(family.get("column")), tuple(str(m.get("value")) for m in models)
 
 
 def promoted_version(models_dir: Path) -> str | None:
@@ -212,4 +233,6 @@ def summary(entry: ModelEntry) -> dict[str, Any]:
         "macro_f1": entry.macro_f1,
         "promoted": entry.promoted,
         "problem": entry.problem,
+        "segment_by": entry.segment_by,
+        "segments_used": list(entry.segments_used),
     }

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from training import artifacts, at_risk, registry
+from training import artifacts, at_risk, registry, segment_fitting
 from training.baselines import fit_baselines
 from training.dataset import load_customers
 from training.decision import DecisionRule, fit_weights, load_costs
@@ -59,6 +59,9 @@ class TrainConfig:
     """Search hyperparameters for about this long before the fit (None: no time bound)."""
     trials: int | None = None
     """Search at most this many settings; with neither bound set, nothing is searched."""
+    segment_by: str | None = None
+    """A categorical input whose largest values may get models of their own
+    (`segment_fitting.py`); None: one global model."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ def train(config: TrainConfig) -> TrainResult:
     given_rule = load_costs(config.costs) if config.costs else None
     table = load_customers(config.data, mapping, require_labels=True, as_of=config.as_of)
     assert table.labels is not None
+    if config.segment_by is not None:
+        segment_fitting.check_column(table, config.segment_by)
     y = label_codes(table.labels)
     _check_trainable(y, label_column=(mapping.label if mapping else None) or "state")
 
@@ -91,6 +96,7 @@ def train(config: TrainConfig) -> TrainResult:
     y_train, y_val, y_test = y[split.train], y[split.validation], y[split.test]
 
     tuning = _tune(config, x_train, y_train, layout.categorical_positions)
+    params = tuning.params_for_fit(config.params) if tuning else config.params
     choice = choose_and_fit(
         x_train,
         y_train,
@@ -98,12 +104,32 @@ def train(config: TrainConfig) -> TrainResult:
         y_val,
         categorical=layout.categorical_positions,
         seed=config.seed,
-        params=tuning.params_for_fit(config.params) if tuning else config.params,
+        params=params,
     )
     fitted = choice.fitted
     proba_val = fitted.predict_proba(x_val.to_numpy(np.float64))
-    rule: DecisionRule = given_rule or fit_weights(proba_val, y_val)
     proba_test = fitted.predict_proba(x_test.to_numpy(np.float64))
+    segments, global_test = None, proba_test
+    if config.segment_by is not None:
+        column = config.segment_by
+        segments = segment_fitting.fit_segments(
+            segment_fitting.plan(
+                column, segment_fitting.segment_values((train_rows, val_rows, test_rows), column)
+            ),
+            (x_train, x_val),
+            (y_train, y_val),
+            global_model=fitted,
+            formulation=choice.formulation,
+            params=params,
+            categorical=layout.categorical_positions,
+            seed=config.seed,
+        )
+        proba_val = segments.family_proba(1, x_val, proba_val)
+        proba_test = segments.family_proba(2, x_test, proba_test)
+    # The rule is fitted on the family's probabilities: routing comes first.
+    rule: DecisionRule = given_rule or fit_weights(proba_val, y_val)
+    if segments is not None:
+        segments.judge_on_test(rule, y_test, global_test, proba_test)
     results: dict[str, dict[str, Any]] = {
         MODEL_NAME: evaluate(y_test, proba_test, rule.decide(proba_test)),
         MOST_PROBABLE_NAME: evaluate(y_test, proba_test),
@@ -155,9 +181,14 @@ def train(config: TrainConfig) -> TrainResult:
             importance=importance,
             info=_report_info(base, data_info, fitted.temperature, choice.formulation),
             rule=rule,
-            sections=[tuning.report_section()] if tuning else [],
+            sections=[
+                *([tuning.report_section()] if tuning else []),
+                *([segment_fitting.report_section(segments)] if segments else []),
+            ],
         )
         extra_metadata: dict[str, Any] = {}
+        if segments is not None:
+            extra_metadata["segments"] = segments.write(staging)
         if risk is not None:
             meta = artifacts.write_booster(
                 staging, risk.fitted.booster, artifacts.AT_RISK_BOOSTER_FILE

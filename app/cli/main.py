@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import pandas as pd
 import typer
@@ -25,6 +25,9 @@ from app.cli.runs import runs_app
 from app.cli.tuning_options import parse_budget, parse_trials
 from training.errors import DataError, ModelError
 from training.features import to_utc
+
+if TYPE_CHECKING:
+    from training.registry import ModelEntry
 
 app = typer.Typer(
     help="DealNode: customer states, why, and the next sales action.", no_args_is_help=True
@@ -151,6 +154,14 @@ def train(
             "seed and --trials give the same choice."
         ),
     ] = None,
+    segment_by: Annotated[
+        str | None,
+        typer.Option(
+            help="A categorical input (industry, region, team): its 10 largest values may get "
+            "models of their own, used where they beat the global model "
+            "(docs/segment-models.md)."
+        ),
+    ] = None,
 ) -> None:
     """Train a model, compare it with the baselines, and register it."""
     from training.report import comparison_table
@@ -176,6 +187,7 @@ def train(
         costs=costs,
         budget_seconds=budget_seconds,
         trials=trial_limit,
+        segment_by=segment_by,
     )
     result = guarded(lambda: run_training(config))
     console.print(comparison_table(result.metrics), markup=False)
@@ -214,30 +226,31 @@ def models_list(models_dir: ModelsDir = Path("models"), as_json: JsonOption = Fa
 
     entries = registry.list_models(models_dir)
     if as_json:
-        echo_json(
-            [
-                {
-                    "version": entry.version,
-                    "created_at": entry.created_at,
-                    "macro_f1": entry.macro_f1,
-                    "promoted": entry.promoted,
-                    "problem": entry.problem,
-                }
-                for entry in entries
-            ]
-        )
+        echo_json([registry.summary(entry) for entry in entries])
         return
-    table = Table("version", "created", "macro-F1", "promoted", "problem")
+    # A segments column only when a family is registered: it would squeeze every other table.
+    families = any(entry.segment_by is not None for entry in entries)
+    columns = ["version", "created", "macro-F1", "promoted", "problem"]
+    table = Table(*columns[:4], *(["segments"] if families else []), columns[4])
     for entry in entries:
         f1 = "" if entry.macro_f1 is None else f"{entry.macro_f1:.3f}"
+        segments = [] if not families else [_segments_cell(entry)]
         table.add_row(
             entry.version,
             entry.created_at[:19],
             f1,
             "*" if entry.promoted else "",
+            *segments,
             entry.problem or "",
         )
     console.print(table)
+
+
+def _segments_cell(entry: ModelEntry) -> str:
+    """`column: used, segments` for a family; empty for a model without segments."""
+    if entry.segment_by is None:
+        return ""
+    return f"{entry.segment_by}: {', '.join(entry.segments_used) or 'none used'}"
 
 
 @models_app.command("promote")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+_SEGMENT_BY = Field(
+    None,
+    description="The column of a family of segment models (`dealnode train --segment-by`); "
+    "null: one global model scores every customer.",
+)
+_SEGMENTS_USED: list[str] = Field(
+    default_factory=list,
+    description="The values of `segment_by` scored by a model of their own; every other "
+    "customer is scored by the global model (docs/segment-models.md).",
+)
 
 
 class ModelRead(BaseModel):
@@ -16,6 +27,8 @@ class ModelRead(BaseModel):
     promoted: bool
     serving: bool
     problem: str | None
+    segment_by: str | None = _SEGMENT_BY
+    segments_used: list[str] = _SEGMENTS_USED
 
 
 class CurrentModelRead(BaseModel):
@@ -27,3 +40,5 @@ class CurrentModelRead(BaseModel):
     labels: list[str]
     metrics: dict[str, Any]
     extra_inputs: dict[str, list[str]]
+    segment_by: str | None = _SEGMENT_BY
+    segments_used: list[str] = _SEGMENTS_USED

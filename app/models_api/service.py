@@ -23,6 +23,7 @@ def list_models(serving: ServingModel) -> list[ModelRead]:
 def describe(model: LoadedModel) -> CurrentModelRead:
     """A model and what it was trained and tested on."""
     meta = model.metadata
+    segment_by, used = registry.segments_of(meta)
     return CurrentModelRead(
         version=model.version,
         created_at=meta.get("created_at"),
@@ -33,6 +34,8 @@ def describe(model: LoadedModel) -> CurrentModelRead:
             "numeric": list(model.layout.extra_numeric),
             "categorical": list(model.layout.extra_categorical),
         },
+        segment_by=segment_by,
+        segments_used=list(used),
     )
 
 

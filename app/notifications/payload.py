@@ -19,6 +19,8 @@ class StateChangedPayload(TypedDict):
     reasons_against: list[ReasonView]
     next_action: NextActionView
     model_version: str
+    model_segment: str | None
+    """The segment whose own model scored the customer; None: the global model."""
     as_of: str
 
 
@@ -31,6 +33,7 @@ class AtRiskPayload(TypedDict):
     at_risk: AtRiskView
     next_action: NextActionView
     model_version: str
+    model_segment: str | None
     as_of: str
 
 
@@ -45,6 +48,7 @@ def at_risk_rose(customer_id: str, score: ScoreView) -> AtRiskPayload:
         "at_risk": risk,
         "next_action": score["next_action"],
         "model_version": score["model_version"],
+        "model_segment": score.get("model_segment"),  # absent from views stored before it
         "as_of": score["as_of"],
     }
 
@@ -61,5 +65,6 @@ def state_changed(customer_id: str, old_state: str, score: ScoreView) -> StateCh
         "reasons_against": score["reasons_against"],
         "next_action": score["next_action"],
         "model_version": score["model_version"],
+        "model_segment": score.get("model_segment"),  # absent from views stored before it
         "as_of": score["as_of"],
     }

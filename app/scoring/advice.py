@@ -79,6 +79,7 @@ class Advisor:
                 self.playbook, prediction.winners, signals, prediction.as_of.date()
             ),
             at_risk=self._risks(prediction, categories),
+            segments=prediction.segments,
         )
 
     def flagged(self, probability: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:

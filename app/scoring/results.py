@@ -6,9 +6,11 @@ full next action). The database keeps a compact *document* per customer in
 
     {"as_of": ..., "p": [five probabilities in funnel order],
      "for": [[feature, value, contribution], ...], "against": [...], "action": {...},
-     "risk": [at-risk probability, flagged, [[feature, value, contribution], ...]] or null}
+     "risk": [at-risk probability, flagged, [[feature, value, contribution], ...]] or null,
+     "seg": the segment whose model scored it (only when a segment model did)}
 
-(documents stored before the at-risk flag have no "risk": they render as `at_risk: null`.)
+(documents stored before the at-risk flag have no "risk": they render as `at_risk: null`;
+a document without "seg" was scored by the global model and renders as `model_segment: null`.)
 
 State, confidence, model version and customer id are columns of the same row, and a reason's
 sentence follows from its feature and value, so none of them is stored twice: half the bytes
@@ -68,6 +70,8 @@ class ScoreView(TypedDict):
     probabilities: dict[str, float]
     confidence: float
     model_version: str
+    model_segment: str | None
+    """The segment whose own model scored the customer; None: the global model."""
     as_of: str
     reasons_for: list[ReasonView]
     reasons_against: list[ReasonView]
@@ -88,6 +92,7 @@ StoredScore = TypedDict(
         "against": list[Reason],
         "action": NextActionView,
         "risk": NotRequired[StoredRisk | None],
+        "seg": NotRequired[str],
     },
 )
 """What the database keeps of a score (see the module's docstring)."""
@@ -110,6 +115,13 @@ class ScoredCustomers:
     """Customers given the same fixed action share one object."""
     at_risk: Sequence[StoredRisk | None] = ()
     """Each customer's at-risk flag (None each when the model has none); empty: none at all."""
+    segments: Sequence[str | None] = ()
+    """The segment model that scored each customer (None: the global model); empty: the
+    global model scored them all."""
+
+    def segment_names(self) -> Sequence[str | None]:
+        """Each customer's segment model, None where the global model scored it."""
+        return self.segments or [None] * len(self)
 
     def risks(self) -> Sequence[StoredRisk | None]:
         """Each customer's at-risk flag, None where there is none."""
@@ -138,6 +150,7 @@ class ScoredCustomers:
                 "probabilities": dict(zip(STATES, row, strict=True)),
                 "confidence": sure,
                 "model_version": self.model_version,
+                "model_segment": segment,
                 "as_of": when,
                 "reasons_for": [
                     {"feature": f, "value": v, "contribution": c, "text": describe(f, v)}
@@ -150,7 +163,7 @@ class ScoredCustomers:
                 "next_action": action,
                 "at_risk": _risk_view(risk),
             }
-            for customer_id, state, row, sure, pro, con, action, risk in zip(
+            for customer_id, state, row, sure, pro, con, action, risk, segment in zip(
                 customer_ids,
                 self.states,
                 self.probabilities,
@@ -159,6 +172,7 @@ class ScoredCustomers:
                 self.reasons_against,
                 self.actions,
                 self.risks(),
+                self.segment_names(),
                 strict=True,
             )
         ]
@@ -166,7 +180,7 @@ class ScoredCustomers:
     def documents(self) -> list[StoredScore]:
         """What the database keeps of each score."""
         when = iso(self.as_of)
-        return [
+        documents: list[StoredScore] = [
             {"as_of": when, "p": row, "for": pro, "against": con, "action": action, "risk": risk}
             for row, pro, con, action, risk in zip(
                 self.probabilities,
@@ -177,11 +191,15 @@ class ScoredCustomers:
                 strict=True,
             )
         ]
+        for document, segment in zip(documents, self.segments, strict=False):
+            if segment is not None:
+                document["seg"] = segment
+        return documents
 
 
 def document_of(view: ScoreView) -> StoredScore:
     """The stored document of one view (for the paths that score a few customers)."""
-    return {
+    document: StoredScore = {
         "as_of": view["as_of"],
         "p": [view["probabilities"][s] for s in STATES],
         "for": [_stored_reason(r) for r in view["reasons_for"]],
@@ -189,6 +207,9 @@ def document_of(view: ScoreView) -> StoredScore:
         "action": view["next_action"],
         "risk": _stored_risk(view["at_risk"]),
     }
+    if view["model_segment"] is not None:
+        document["seg"] = view["model_segment"]
+    return document
 
 
 def render(
@@ -201,7 +222,8 @@ def render(
 ) -> ScoreView:
     """The view a stored document was made from, with the row's own columns put back.
 
-    Documents stored before the compact form are views already and come back as they are.
+    Documents stored before the compact form are views already and come back as they are
+    (without `model_segment`, which `ScoreRead` reads as null: they predate segment models).
     """
     if "reasons_for" in document:
         return cast(ScoreView, document)
@@ -211,6 +233,7 @@ def render(
         "probabilities": dict(zip(STATES, document["p"], strict=True)),
         "confidence": confidence,
         "model_version": model_version,
+        "model_segment": document.get("seg"),
         "as_of": document["as_of"],
         "reasons_for": [_reason_view(r) for r in document["for"]],
         "reasons_against": [_reason_view(r) for r in document["against"]],

@@ -122,6 +122,11 @@ class ScoreRead(BaseModel):
     probabilities: dict[str, float] = Field(description="Calibrated probability per state.")
     confidence: float = Field(description="The probability of the state shown.")
     model_version: str
+    model_segment: str | None = Field(
+        None,
+        description="The segment whose own model scored the customer (a model trained with "
+        "`--segment-by`, docs/segment-models.md); null: the global model.",
+    )
     as_of: datetime
     reasons_for: list[ReasonRead]
     reasons_against: list[ReasonRead]

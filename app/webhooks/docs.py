@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.scoring.schemas import AtRiskRead, NextActionRead, ReasonRead
 from app.webhooks.hubspot import HubSpotEvent
@@ -143,6 +143,9 @@ class StateChanged(BaseModel):
     reasons_against: list[ReasonRead]
     next_action: NextActionRead
     model_version: str
+    model_segment: str | None = Field(
+        None, description="The segment whose own model scored the customer; null: the global model."
+    )
     as_of: datetime
 
 
@@ -184,6 +187,9 @@ class AtRisk(BaseModel):
     at_risk: AtRiskRead
     next_action: NextActionRead
     model_version: str
+    model_segment: str | None = Field(
+        None, description="The segment whose own model scored the customer; null: the global model."
+    )
     as_of: datetime
 
 

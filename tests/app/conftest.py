@@ -134,3 +134,12 @@ def admin_key(db: Session) -> dict[str, str]:
     plain, _ = create_key(db, scope="admin", name="test-admin")
     db.commit()
     return {"Authorization": f"Bearer {plain}"}
+
+
+@pytest.fixture
+def segmented_registry_dir(segmented: TrainResult, tmp_path: Path) -> Path:
+    """A private copy of a registry whose promoted model is a segment family (`segmented`);
+    a test module serves it by returning it from its own `registry_dir` fixture."""
+    target = tmp_path / "segmented-models"
+    shutil.copytree(segmented.path.parent, target)
+    return target

@@ -156,9 +156,9 @@ def test_models_list_json_gives_every_model_with_the_tables_fields(
     rows = _json_stdout(["models", "list", "--json", "--models-dir", str(registry_dir)])
     by_version = {row["version"]: row for row in rows}
     assert set(by_version) == {trained.version, second_version, "2001-01-01_broken"}
-    assert all(
-        list(row) == ["version", "created_at", "macro_f1", "promoted", "problem"] for row in rows
-    )
+    fields = ["version", "created_at", "macro_f1", "promoted", "problem"]
+    assert all(list(row) == [*fields, "segment_by", "segments_used"] for row in rows)
+    assert all(row["segment_by"] is None for row in rows)
     assert [row["version"] for row in rows if row["promoted"]] == [trained.version]
     promoted = by_version[trained.version]
     meta = json.loads((registry_dir / trained.version / "metadata.json").read_text())
