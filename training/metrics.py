@@ -101,6 +101,12 @@ def ranked_probability_score(y_true: IntArray, proba: FloatArray) -> float:
     Putting probability on a neighbour of the true state costs less than on a far state, so
     it judges ordinal and multiclass formulations by the same yardstick. 0 is perfect.
     """
+    return float(ranked_probability_scores(y_true, proba).mean())
+
+
+def ranked_probability_scores(y_true: IntArray, proba: FloatArray) -> FloatArray:
+    """Each customer's ranked probability score (their mean is `ranked_probability_score`)."""
     predicted = np.cumsum(proba, axis=1)[:, :-1]
     actual = (y_true[:, None] <= np.arange(len(STATES) - 1)[None, :]).astype(np.float64)
-    return float(((predicted - actual) ** 2).sum(axis=1).mean() / (len(STATES) - 1))
+    scores: FloatArray = ((predicted - actual) ** 2).sum(axis=1) / (len(STATES) - 1)
+    return scores

@@ -9,6 +9,9 @@ customers in every state the training data has: fewer, and its model would guess
 A trained segment model is used only where its ranked probability score on the segment's
 validation customers is lower than the global model's on the same customers: probability
 quality, which the decision rule's weights (fitted afterwards, on the family) cannot inflate.
+Lower by a margin: the segment model was early-stopped and calibrated on those customers, so
+it must win by `WIN_MARGIN_SE` standard errors of the customers' paired differences, not by
+luck or by that head start.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from training.design import present
 from training.errors import DataError
 from training.features import STATES
 from training.fitting import FittedModel, Formulation, fit_model
-from training.metrics import ranked_probability_score
+from training.metrics import ranked_probability_scores
 from training.table import CustomerTable
 
 MAX_SEGMENTS = 10
@@ -37,6 +40,8 @@ MIN_STATE_CUSTOMERS = 30
 """Training customers a segment needs in each state of the training data to be trained."""
 MIN_VALIDATION_CUSTOMERS = 30
 """Validation customers a segment needs: fewer cannot tell its model from the global one."""
+WIN_MARGIN_SE = 2.0
+"""How many standard errors of the per-customer RPS differences a segment model must win by."""
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -222,16 +227,22 @@ def fit_segments(
             formulation=formulation,
         )
         matrix = x_seg_val.to_numpy(np.float64)
+        by_global = ranked_probability_scores(y_seg_val, global_model.predict_proba(matrix))
+        by_segment = ranked_probability_scores(y_seg_val, model.predict_proba(matrix))
+        gain = by_global - by_segment
+        margin = WIN_MARGIN_SE * float(gain.std(ddof=1) / np.sqrt(len(gain)))
         scores = {
-            "global": ranked_probability_score(y_seg_val, global_model.predict_proba(matrix)),
-            "segment": ranked_probability_score(y_seg_val, model.predict_proba(matrix)),
+            "global": float(by_global.mean()),
+            "segment": float(by_segment.mean()),
+            "margin": margin,
         }
         candidate.model, candidate.validation_rps = model, scores
-        candidate.used = scores["segment"] < scores["global"]
+        candidate.used = float(gain.mean()) > margin
         candidate.reason = (
             "used, its own model beats the global model on its validation customers"
             if candidate.used
-            else "not used, the global model does as well or better on its validation customers"
+            else "not used, it does not beat the global model on its validation customers "
+            f"by more than {WIN_MARGIN_SE:g} standard errors ({margin:.4f} RPS)"
         )
     return segments
 
@@ -246,8 +257,10 @@ def report_section(segments: SegmentFit) -> str:
         f"segment's customers, when those include at least {MIN_STATE_CUSTOMERS} training "
         "customers in every state. A segment model is used only where it beats the global "
         "model on the segment's validation customers (ranked probability score, RPS: lower is "
-        "better). Every other customer, including those whose value is missing or was never "
-        "seen in training, is scored by the global model. The figures above are the whole "
+        f"better), by more than {WIN_MARGIN_SE:g} standard errors of the customers' "
+        "differences, since it was tuned on those customers. Every other customer, including "
+        "those whose value is missing or was never seen in training, is scored by the global "
+        "model. The figures above are the whole "
         "family's: each test customer scored by the model that scores it in service.",
         "",
         "| segment | customers (train / validation / test) | RPS on validation, global "
