@@ -1,13 +1,20 @@
-"""Shared fixtures: one simulated dataset and one model trained on it, per test session.
+"""Shared fixtures: one simulated dataset and one model trained on it, per test run.
 
-Training once per session keeps the suite fast; tests that change a registry copy the trained
-model into a registry of their own, so no test sees another's changes.
+Training once per run keeps the suite fast; tests that change a registry copy the trained
+model into a registry of their own, so no test sees another's changes. With pytest-xdist the
+first worker to need the data or the model builds it in a folder every worker of the run sees,
+under a file lock, and the others read it back: two cores would otherwise spend their first
+half-minute building the same model twice.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Set before LightGBM's OpenMP runtime loads (here and in every child a test starts): with
@@ -17,7 +24,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
-from tests.training.segment_data import write_region_snapshot
 from training.simulation import Simulation, simulate
 from training.train import TrainConfig, TrainResult, train
 
@@ -25,25 +31,62 @@ SIM_CUSTOMERS = 50_000
 SIM_SEED = 7
 
 
+@contextmanager
+def _exclusively(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock` (created if need be) across processes."""
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def simulation() -> Simulation:
+def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder shared by every xdist worker of this run (this session's own without xdist)."""
+    if worker_id == "master":
+        return tmp_path_factory.mktemp("run")
+    return tmp_path_factory.getbasetemp().parent
+
+
+@pytest.fixture(scope="session")
+def simulation(run_dir: Path) -> Simulation:
     """A simulated customer base with its event log."""
-    return simulate(SIM_CUSTOMERS, seed=SIM_SEED, with_events=True)
+    stored = run_dir / "simulation.pickle"
+    with _exclusively(run_dir / "simulation.lock"):
+        if not stored.exists():
+            built = simulate(SIM_CUSTOMERS, seed=SIM_SEED, with_events=True)
+            _write_atomically(stored, pickle.dumps(built))
+            return built
+    loaded: Simulation = pickle.loads(stored.read_bytes())
+    return loaded
 
 
 @pytest.fixture(scope="session")
-def snapshot_path(simulation: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def snapshot_path(simulation: Simulation, run_dir: Path) -> Path:
     """The simulation's labelled snapshot as a Parquet file."""
-    path = tmp_path_factory.mktemp("data") / "snapshot.parquet"
-    simulation.snapshot.to_parquet(path, index=False)
+    path = run_dir / "data" / "snapshot.parquet"
+    with _exclusively(run_dir / "snapshot.lock"):
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            staged = path.with_suffix(".partial")
+            simulation.snapshot.to_parquet(staged, index=False)
+            staged.rename(path)
     return path
 
 
 @pytest.fixture(scope="session")
-def trained(snapshot_path: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
-    """A model trained on the snapshot, promoted in a session-wide registry."""
-    models_dir = tmp_path_factory.mktemp("registry")
-    return train(TrainConfig(data=snapshot_path, models_dir=models_dir, seed=0))
+def trained(snapshot_path: Path, run_dir: Path) -> TrainResult:
+    """A model trained on the snapshot, promoted in a run-wide registry nobody changes."""
+    stored = run_dir / "trained.pickle"
+    with _exclusively(run_dir / "trained.lock"):
+        if not stored.exists():
+            result = train(TrainConfig(data=snapshot_path, models_dir=run_dir / "registry", seed=0))
+            _write_atomically(stored, pickle.dumps(result))
+            return result
+    loaded: TrainResult = pickle.loads(stored.read_bytes())
+    return loaded
 
 
 @pytest.fixture
@@ -54,15 +97,7 @@ def registry_dir(trained: TrainResult, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def region_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A few thousand customers whose `segment` column holds regions, one with rules of its own
-    (`tests/training/segment_data.py`)."""
-    return write_region_snapshot(tmp_path_factory.mktemp("regions") / "snapshot.parquet")
-
-
-@pytest.fixture(scope="session")
-def segmented(region_data: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
-    """A family of models trained with `--segment-by segment` on `region_data`, promoted."""
-    models_dir = tmp_path_factory.mktemp("segmented")
-    return train(TrainConfig(data=region_data, models_dir=models_dir, segment_by="segment"))
+def _write_atomically(path: Path, data: bytes) -> None:
+    staged = path.with_suffix(".partial")
+    staged.write_bytes(data)
+    staged.rename(path)
