@@ -17,6 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from training.features import STATES
 
@@ -156,17 +157,27 @@ class LogisticBaseline:
                 ),
             ]
         )
-        self.pipeline.fit(x, y)
+        with _one_blas_thread():
+            self.pipeline.fit(x, y)
         self.classes = np.asarray(self.pipeline.classes_, dtype=np.int64)
         return self
 
     def predict_proba(self, x: pd.DataFrame) -> FloatArray:
         """Probabilities for all five states; a state unseen in training gets a tiny share."""
         assert self.pipeline is not None, "fit first"
-        seen = self.pipeline.predict_proba(x)
+        with _one_blas_thread():
+            seen = self.pipeline.predict_proba(x)
         out = np.full((len(x), K), 1e-6)
         out[:, self.classes] = seen
         return np.asarray(out / out.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+def _one_blas_thread() -> threadpool_limits:
+    """Run BLAS on one thread: the design matrix has a few dozen columns, too narrow for a
+    second thread to gain much, and OpenBLAS's threads spin while they wait, so on a machine
+    busy with anything else (a server, the nightly run, another fit) two threads took the
+    200,000-customer fit from 3 s to 29 s."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def fit_baselines(
