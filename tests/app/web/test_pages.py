@@ -250,6 +250,7 @@ def test_an_empty_database_says_what_to_run(client: TestClient, score_key: dict[
     sign_in(client, score_key)
     html = client.get("/app").text
     assert "No customers yet" in html
+    assert ".venv/bin/dealnode demo" in html
     assert "dealnode import events" in html
     assert "dealnode rescore" in html
     assert "No nightly run has finished yet" in html
