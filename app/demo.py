@@ -2,7 +2,8 @@
 the same import path as a CRM's event log, so a newcomer sees populated pages.
 
 The history is loaded in three slices (up to 60 days ago, 30 days ago, now), each scored as of
-its end, so customers have a state history to chart and not only a state.
+its end, so customers have a state history to chart and not only a state; then every customer
+is scored as of now, as the nightly run would, so no score is left 60 days old.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from app.scoring.advice import Advisor
 from app.scoring.serving import ServingModel
-from app.webhooks import importer
+from app.webhooks import importer, service
 from training.simulation import simulate
 
 SLICES_DAYS_AGO = (60, 30, 0)
 SOURCE = "demo"
+CHUNK = 2000
+"""Customers rescored per transaction."""
 
 
 def load_demo(
@@ -53,5 +56,12 @@ def load_demo(
             source=SOURCE,
         )
         total.accepted += done.accepted
-        total.customers = max(total.customers, done.customers)
+    ids = sorted({e.customer_id for e in events})
+    for start in range(0, len(ids), CHUNK):
+        with sessions() as session:
+            service.refresh_customers(
+                session, serving, advisor, ids[start : start + CHUNK], as_of=now
+            )
+            session.commit()
+    total.customers = len(ids)
     return total
