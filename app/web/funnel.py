@@ -8,12 +8,16 @@ a range on the at-risk index, and the newest run's row with its stored transitio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.tables import Customer, ScoringRun
 from training.features import STATES
+
+SUCCEEDED = "succeeded"
+"""A finished run that was not a dry run (`app/nightly/run_records.py`)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ def read_funnel(session: Session, *, at_risk_threshold: float) -> Funnel:
 def _last_run(session: Session) -> RunMoves | None:
     run = session.scalar(
         select(ScoringRun)
-        .where(ScoringRun.dry_run.is_(False), ScoringRun.finished_at.is_not(None))
+        .where(ScoringRun.status == SUCCEEDED)
         .order_by(ScoringRun.started_at.desc())
         .limit(1)
     )
@@ -97,3 +101,35 @@ def _last_run(session: Session) -> RunMoves | None:
         stayed=stayed,
         moves=sorted(moves, key=lambda m: -m[2]),
     )
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The funnel right after one nightly run: customers per state in funnel order."""
+
+    as_of: datetime
+    per_state: dict[str, int]
+
+
+def read_trend(session: Session, *, now: datetime, days: int) -> list[TrendPoint]:
+    """The funnel after each successful nightly run of the last `days` days, oldest first.
+
+    Read from each run's stored transitions (customers moved from each state to each state),
+    whose columns add up to the states after the run: a per-run summary, so the trend costs
+    no scan of the customers or their history. Customers a run scored for the first time
+    have no transition and are not counted.
+    """
+    runs = session.scalars(
+        select(ScoringRun)
+        .where(ScoringRun.status == SUCCEEDED, ScoringRun.as_of >= now - timedelta(days=days))
+        .order_by(ScoringRun.as_of)
+    )
+    points = []
+    for run in runs:
+        after = dict.fromkeys(STATES, 0)
+        for targets in (run.transitions or {}).values():
+            for state, n in targets.items():
+                if state in after:
+                    after[state] += n
+        points.append(TrendPoint(as_of=run.as_of, per_state=after))
+    return points

@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field, field_validator
 from app.customers import service as customer_service
 from app.customers.service import QueueFilter, QueueOrder
 from app.deps import AdvisorDep, SessionDep, SettingsDep
-from app.errors import Unauthorized
+from app.errors import NotFound, Unauthorized
 from app.input_types import LookupId
 from app.web import funnel as funnel_service
 from app.web import sessions as web_sessions
 from app.web.auth import COOKIE_PATH, SESSION_COOKIE, CheckedForm, Viewer
-from app.web.charts import state_history_chart
+from app.web.charts import state_history_chart, trend_chart
 from app.web.forms import read_form
 from app.web.queue_export import queue_csv
 from app.web.templating import page
@@ -31,6 +31,8 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 SIGN_IN_COOKIE = "dealnode_sign_in"
 """The sign-in form's own CSRF token (double submit): no session exists yet to derive one."""
 QUEUE_PAGE = 50
+TREND_DAYS = (30, 90)
+"""The funnel's trend windows, shortest first."""
 EVENTS_SHOWN = 50
 
 
@@ -124,7 +126,16 @@ def funnel(
     """Customers per state now, the at-risk count and the last nightly run's moves."""
     found = funnel_service.read_funnel(session, at_risk_threshold=settings.at_risk_threshold)
     top = max(found.per_state.values(), default=0) or 1
-    return page(request, "funnel.html", {"funnel": found, "top": top}, viewer=viewer)
+    now = datetime.now(UTC)
+    trend = funnel_service.read_trend(session, now=now, days=TREND_DAYS[-1])
+    charts = {
+        days: trend_chart(
+            [(p.as_of, p.per_state) for p in trend if p.as_of >= now - timedelta(days=days)]
+        )
+        for days in TREND_DAYS
+    }
+    context = {"funnel": found, "top": top, "trend": trend, "charts": charts, "states": STATES}
+    return page(request, "funnel.html", context, viewer=viewer)
 
 
 class QueueQuery(BaseModel):
@@ -231,7 +242,11 @@ def customer(
     request: Request, customer_id: LookupId, session: SessionDep, viewer: Viewer
 ) -> HTMLResponse:
     """One customer: probabilities, reasons, next action, state history, events."""
-    found = customer_service.read_customer(session, customer_id=customer_id)
+    try:
+        found = customer_service.read_customer(session, customer_id=customer_id)
+    except NotFound as missing:
+        refusal = {"message": missing.message}
+        return page(request, "refused.html", refusal, viewer=viewer, status_code=404)
     events = customer_service.recent_events(session, customer_id=customer_id, limit=EVENTS_SHOWN)
     oldest_first = [(h.scored_at, h.state) for h in reversed(found.history)]
     chart = state_history_chart(oldest_first, datetime.now(UTC))

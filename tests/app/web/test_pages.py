@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -95,6 +95,40 @@ def test_the_funnel_counts_the_last_runs_moves_forward_and_back(
     assert re.search(r'id="fell-back">3<', html)
 
 
+def test_the_trend_adds_up_each_successful_runs_states_after_it(
+    client: TestClient, db: Session, seeded: list[Any]
+) -> None:
+    now = datetime.now(UTC)
+    runs = [
+        ("old", 60, "succeeded", {"intent": {"deciding": 2, "intent": 5}}),
+        ("recent", 3, "succeeded", {"intent": {"deciding": 4}, "deciding": {"deciding": 1}}),
+        ("dry", 2, "dry-run", {"intent": {"loyal": 99}}),
+        ("gone", 1, "failed", {"intent": {"loyal": 77}}),
+    ]
+    for run_id, days_ago, status, moves in runs:
+        when = now - timedelta(days=days_ago)
+        db.add(
+            ScoringRun(
+                id=run_id,
+                model_version="m",
+                as_of=when,
+                started_at=when,
+                finished_at=when,
+                status=status,
+                dry_run=status == "dry-run",
+                rows_scored=len(seeded),
+                transitions=moves,
+            )
+        )
+    db.commit()
+    html = client.get("/app").text
+    table = html.split('id="trend"')[1].split("</table>")[0]
+    rows = [re.findall(r'class="num">(\d+)<', row) for row in table.split("<tr>")[2:]]
+    assert rows == [["0", "0", "0", "5", "0"], ["0", "0", "5", "2", "0"]]
+    assert "Fewer than two nightly runs in the last 30 days" in html
+    assert html.count('class="trend-line') == len(STATES)  # the 90 days' chart only
+
+
 QUEUE_FILTERS: list[dict[str, Any]] = [
     {"state": "deciding"},
     {"open_objection": True},
@@ -177,7 +211,9 @@ def test_the_customer_page_shows_the_score_action_reasons_and_history(
         assert reason["text"].replace("'", "&#39;") in html
     assert f"{result['probabilities'][result['state']]:.0%}" in html
     assert '<svg viewBox="0 0 640 220" role="img"' in html
-    assert client.get("/app/customers/no-such-one").status_code == 404
+    missing = client.get("/app/customers/no-such-one")
+    assert missing.status_code == 404
+    assert "no customer &#39;no-such-one&#39;" in missing.text
 
 
 def test_a_viewer_is_refused_activation_and_an_admin_activates_after_confirming(
@@ -186,6 +222,8 @@ def test_a_viewer_is_refused_activation_and_an_admin_activates_after_confirming(
     sign_in(client, score_key)
     models = client.get("/app/models")
     assert second_version in models.text
+    assert 'id="per-state"' in models.text
+    assert 'id="confusion"' in models.text
     assert "Activate…" not in models.text
     assert client.get(f"/app/models/{second_version}/activate").status_code == 403
     refused = client.post(
