@@ -100,10 +100,17 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def _new_context(browser: Browser) -> BrowserContext:
+    """A fresh cookie jar at laptop width, patient with a shared, loaded machine."""
+    fresh = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
+    fresh.set_default_timeout(60_000)
+    return fresh
+
+
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh cookie jar for the test."""
-    fresh = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
+    fresh = _new_context(browser)
     yield fresh
     fresh.close()
 
@@ -188,7 +195,7 @@ def test_a_viewer_signs_in_filters_the_queue_and_opens_every_page(
 def test_an_admin_activates_a_model_after_confirming_and_a_viewer_cannot(
     site: Site, browser: Browser
 ) -> None:
-    viewer = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
+    viewer = _new_context(browser)
     try:
         page, _ = _watched(viewer)
         _sign_in(page, site, site.viewer_key, "/app/models")
@@ -201,7 +208,7 @@ def test_an_admin_activates_a_model_after_confirming_and_a_viewer_cannot(
     finally:
         viewer.close()
 
-    admin = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
+    admin = _new_context(browser)
     try:
         page, watch = _watched(admin)
         _sign_in(page, site, site.admin_key, "/app/models")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.keys.service import revoke_key
@@ -91,6 +92,17 @@ def test_revoking_the_key_ends_its_sessions(
     revoke_key(db, key_id=key_id)
     db.commit()
     assert client.get("/app", follow_redirects=False).status_code == 303
+
+
+def test_an_expired_session_signs_in_again(
+    client: TestClient, db: Session, score_key: dict[str, str]
+) -> None:
+    sign_in(client, score_key)
+    db.execute(update(WebSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    db.commit()
+    answer = client.get("/app/runs", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/app/sign-in?next=%2Fapp%2Fruns"
 
 
 def test_a_post_without_its_sessions_csrf_token_is_refused(
