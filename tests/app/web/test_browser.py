@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.migrate import upgrade
-from tests.app.live_server import DEALNODE, Server, clean_environ, keys_in, serve, server_env
+from tests.app.live_server import (
+    DEALNODE,
+    Server,
+    clean_environ,
+    fetch,
+    keys_in,
+    serve,
+    server_env,
+)
 from training.train import TrainResult
 
 if TYPE_CHECKING:
@@ -236,3 +244,27 @@ def test_a_forged_post_with_the_session_cookie_is_refused(
     assert forged.status == 403
     page.goto(site.server.url + "/app")
     assert page.locator("h1").inner_text() == "Funnel"
+
+
+def test_a_customer_whose_id_has_url_characters_opens_from_the_queue(
+    site: Site, context: BrowserContext
+) -> None:
+    odd = "50%off?q=1#top&x"
+    body = json.dumps({"customer_id": odd, "visits": 2, "quotes": 1, "quotes_90d": 1})
+    status, _, _ = fetch(
+        "POST",
+        f"{site.server.url}/v1/predict",
+        {"Authorization": f"Bearer {site.viewer_key}", "Content-Type": "application/json"},
+        body.encode(),
+    )
+    assert status == 200
+    page, watch = _watched(context)
+    _sign_in(page, site, site.viewer_key, "/app/queue?min_confidence=0")
+    link = page.get_by_role("link", name=odd, exact=True)
+    while link.count() == 0:
+        page.click("#next-page")  # fails the test when there is no page left
+        page.wait_for_load_state()
+    link.click()
+    page.wait_for_selector("h1 .id")
+    assert page.locator("h1 .id").inner_text() == odd
+    assert watch.errors == []

@@ -292,3 +292,19 @@ def test_an_empty_database_says_what_to_run(client: TestClient, score_key: dict[
     assert "dealnode import events" in html
     assert "dealnode rescore" in html
     assert "No nightly run has finished yet" in html
+
+
+def test_a_customer_id_with_url_characters_links_to_its_page(
+    client: TestClient, score_key: dict[str, str], seeded: list[Any]
+) -> None:
+    # No "%": Starlette's TestClient decodes a path twice, which a real server does not.
+    odd = "acme?q=1#top&x+y"
+    body = {"customer_id": odd, "visits": 4, "quotes": 1, "quotes_90d": 1}
+    assert client.post("/v1/predict", json=body, headers=score_key).status_code == 200
+    listed = client.get("/app/queue", params={"min_confidence": 0}).text
+    links = [link for link in ROW_LINK.findall(listed) if unquote(link) == odd]
+    assert len(links) == 1
+    answer = client.get(f"/app/customers/{links[0]}")
+    assert answer.status_code == 200
+    assert "acme?q=1#top&amp;x+y" in answer.text
+    assert len(seeded) == CUSTOMERS
