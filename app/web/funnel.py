@@ -87,6 +87,8 @@ def _last_run(session: Session) -> RunMoves | None:
             if before == after:
                 stayed += n
                 continue
+            if n == 0:  # a run stores every pair of states it has seen, moved or not
+                continue
             moves.append((before, after, n))
             if rank.get(after, 0) > rank.get(before, 0):
                 forward += n

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,19 +80,27 @@ def _registry(trained: TrainResult, folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def site(trained: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A migrated SQLite database filled by `dealnode demo`, served by `dealnode serve`."""
+    """A migrated SQLite database filled by `dealnode demo` and rescored twice by
+    `dealnode rescore`, served by `dealnode serve`."""
     folder = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{folder / 'web.db'}"
     env = server_env(url, _registry(trained, folder))
     upgrade(url)
-    demo = subprocess.run(
-        [str(DEALNODE), "demo", "--customers", "120"],
-        env={**clean_environ(), **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert demo.returncode == 0, demo.stderr
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for command in (
+        ["demo", "--customers", "120"],
+        # Two nightly runs, for the funnel's trend and last-run moves.
+        ["rescore", "--workers", "0", "--as-of", three_days_ago],
+        ["rescore", "--workers", "0"],
+    ):
+        done = subprocess.run(
+            [str(DEALNODE), *command],
+            env={**clean_environ(), **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
     keys = keys_in(url, viewer="score", admin="admin")
     with serve(env, folder / "server.log") as server:
         yield Site(server, keys["viewer"], keys["admin"])
@@ -156,6 +165,8 @@ def test_a_viewer_signs_in_filters_the_queue_and_opens_every_page(
         for cell in page.locator("td[data-state]").all()
     }
     assert sum(counts.values()) > 0
+    assert page.locator("#moved-forward").count() == 1
+    assert page.locator("polyline.trend-line").count() == 2 * 5  # 30 and 90 days, 5 states
     _shot(page, "funnel")
 
     busiest = max(counts, key=lambda s: counts[s])

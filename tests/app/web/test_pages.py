@@ -84,7 +84,7 @@ def test_the_funnel_counts_the_last_runs_moves_forward_and_back(
             rows_scored=len(seeded),
             state_changes=7,
             transitions={
-                "intent": {"deciding": 4, "interested": 2, "intent": 9},
+                "intent": {"deciding": 4, "interested": 2, "intent": 9, "loyal": 0},
                 "loyal": {"deciding": 1},
             },
         )
@@ -93,6 +93,8 @@ def test_the_funnel_counts_the_last_runs_moves_forward_and_back(
     html = client.get("/app").text
     assert re.search(r'id="moved-forward">4<', html)
     assert re.search(r'id="fell-back">3<', html)
+    moves = html.split("Moves between states")[1].split("</table>")[0]
+    assert moves.count("<tr>") == 1 + 3  # the header, and no row for a pair that moved no one
 
 
 def test_the_trend_adds_up_each_successful_runs_states_after_it(
