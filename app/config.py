@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     dashboards polling it do not rescan the customers; 0 computes every time."""
     at_risk_threshold: float = Field(default=0.5, ge=0, le=1)
     """At or above this at-risk probability a customer is flagged (docs/at_risk.md)."""
+    web_session_hours: float = Field(default=12.0, gt=0)
+    """How long a web app sign-in lasts; signing out, or revoking the key, ends it sooner."""
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
     """`json` for one JSON object per line (log collectors); `text` reads better on a terminal."""

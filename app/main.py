@@ -27,6 +27,7 @@ from app.runtime import Runtime
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
 from app.services import build_services
+from app.web.mount import add_web_app
 from app.webhooks.docs import document_outbound
 from app.webhooks.hubspot import load_hubspot_mapping
 from app.webhooks.intake import Intake
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (*routers, outbox_router, runs_router, monitoring_router):
         app.include_router(router)
     add_docs_page(app)
+    add_web_app(app)
     document_outbound(app)
     install_openapi(app)
     # Timing is outermost so the body limit's 413s are timed and logged like any answer.

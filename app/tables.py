@@ -277,3 +277,21 @@ class ObservedState(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("customer_id", "source", "observed_at"),)
+
+
+class WebSession(Base):
+    """A signed-in browser: the web app's cookie stands for an API key until it expires.
+
+    Only the cookie token's SHA-256 is kept, as with keys, so a copy of the table signs no one
+    in; a revoked key ends its sessions because every lookup joins the key.
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

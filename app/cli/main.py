@@ -19,7 +19,7 @@ from rich.table import Table
 
 from app.cli.json_output import JsonOption, echo_json
 from app.cli.monitor import import_labels, monitor
-from app.cli.operations import db_app, deliver, import_app, keys_app, serve
+from app.cli.operations import db_app, deliver, demo, import_app, keys_app, serve
 from app.cli.rescore import rescore
 from app.cli.runs import runs_app
 from app.cli.tuning_options import parse_budget, parse_trials
@@ -40,6 +40,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(runs_app, name="runs")
 app.command()(serve)
 app.command()(deliver)
+app.command()(demo)
 app.command()(rescore)
 app.command()(monitor)
 import_app.command("labels")(import_labels)

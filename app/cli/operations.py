@@ -228,3 +228,41 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def demo(
+    customers: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Customers to simulate.")
+    ] = 500,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same customers.")] = 1,
+) -> None:
+    """Load simulated customers and their events into the configured database (needs a model:
+    `make run` trains one), then open http://127.0.0.1:8000/app."""
+    from datetime import UTC, datetime
+
+    from app.demo import load_demo
+    from app.metrics import Metrics
+    from app.services import build_services
+    from training.errors import DataError, ModelError
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        services = build_services(get_settings(), Metrics(), need_model=True)
+        try:
+            result = load_demo(
+                services.sessions,
+                services.serving,
+                services.advisor,
+                customers=customers,
+                seed=seed,
+                now=now,
+            )
+        finally:
+            services.engine.dispose()
+    except (DataError, ModelError, ValueError) as exc:
+        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"loaded {result.accepted:,} events for {result.customers:,} simulated customers; "
+        "see them at http://127.0.0.1:8000/app (a key: dealnode keys create)"
+    )

@@ -53,7 +53,10 @@ class QueueItem(BaseModel):
     confidence: float
     action_code: str
     action_title: str | None
+    urgency: str | None = None
     due_date: str | None
+    top_reason: str | None = None
+    """The strongest reason for the state, as a sentence."""
     scored_at: datetime
     model_version: str
     at_risk: float | None = None

@@ -5,20 +5,23 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import cast
+from datetime import UTC, datetime, timedelta
+from typing import Literal, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.customers.schemas import CustomerPage, CustomerRead, HistoryRead, QueueItem, StoredInputs
 from app.errors import InvalidInput, NotFound
-from app.scoring.results import StoredScore, render, stored_action
+from app.scoring.results import StoredScore, render, stored_action, stored_top_reason
 from app.scoring.schemas import ScoreRead
-from app.tables import Customer, CustomerScore
+from app.tables import Customer, CustomerScore, InteractionEvent
 from training.features import RAW_COUNT_INPUTS
 from training.input_rules import is_lookup_id
 
 HISTORY_LIMIT = 100
+QueueOrder = Literal["most_confident", "least_confident"]
+"""Most confident first (sure calls to act on), or least (customers to qualify better)."""
 
 
 def get_customer(session: Session, *, customer_id: str) -> Customer | None:
@@ -84,6 +87,23 @@ class QueueFilter:
     at_risk: bool | None = None
     """Flagged at risk (at or above `at_risk_threshold`), or not (below it, or no value)."""
     at_risk_threshold: float = 0.5
+    silent_after_quote: bool | None = None
+    """A quote in the last 90 days, then no contact for `quote_silence_days` up to `now` (the
+    playbook's signal, measured to the wall clock: the queue is for calling today)."""
+    quote_silence_days: int = 3
+    now: datetime | None = None
+
+
+def recent_events(session: Session, *, customer_id: str, limit: int) -> list[InteractionEvent]:
+    """The customer's newest interaction events, newest first."""
+    return list(
+        session.scalars(
+            select(InteractionEvent)
+            .where(InteractionEvent.customer_id == customer_id)
+            .order_by(InteractionEvent.occurred_at.desc(), InteractionEvent.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def encode_cursor(confidence: float, customer_id: str) -> str:
@@ -105,9 +125,14 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 
 
 def list_queue(
-    session: Session, *, where: QueueFilter, limit: int, cursor: str | None
+    session: Session,
+    *,
+    where: QueueFilter,
+    limit: int,
+    cursor: str | None,
+    order: QueueOrder = "most_confident",
 ) -> CustomerPage:
-    """Scored customers, most confident first, keyset-paginated so pages never skip or repeat."""
+    """Scored customers in `order` (ties by id), keyset-paginated so pages never skip or repeat."""
     query = select(Customer).where(Customer.confidence.is_not(None))
     if where.state is not None:
         query = query.where(Customer.state == where.state)
@@ -124,15 +149,20 @@ def list_queue(
         risk = Customer.at_risk
         flagged = risk >= where.at_risk_threshold
         query = query.where(flagged if where.at_risk else or_(risk.is_(None), ~flagged))
+    if where.silent_after_quote is not None:
+        query = query.where(_silent_after_quote(where))
+    first = Customer.confidence.desc() if order == "most_confident" else Customer.confidence
     if cursor is not None:
         after_conf, after_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Customer.confidence < after_conf,
-                and_(Customer.confidence == after_conf, Customer.customer_id > after_id),
-            )
+        beyond = (
+            Customer.confidence < after_conf
+            if order == "most_confident"
+            else Customer.confidence > after_conf
         )
-    query = query.order_by(Customer.confidence.desc(), Customer.customer_id).limit(limit + 1)
+        query = query.where(
+            or_(beyond, and_(Customer.confidence == after_conf, Customer.customer_id > after_id))
+        )
+    query = query.order_by(first, Customer.customer_id).limit(limit + 1)
     rows = list(session.scalars(query))
     page = rows[:limit]
     items = [
@@ -143,7 +173,9 @@ def list_queue(
                 "confidence": c.confidence,
                 "action_code": c.action_code,
                 "action_title": stored_action(c.latest_score).get("title"),
+                "urgency": stored_action(c.latest_score).get("urgency"),
                 "due_date": stored_action(c.latest_score).get("due_date"),
+                "top_reason": stored_top_reason(c.latest_score),
                 "scored_at": c.scored_at,
                 "model_version": c.model_version,
                 "at_risk": c.at_risk,
@@ -154,3 +186,13 @@ def list_queue(
     last = page[-1] if len(rows) > limit and page else None
     next_cursor = None if last is None else encode_cursor(last.confidence or 0.0, last.customer_id)
     return CustomerPage(items=items, next_cursor=next_cursor)
+
+
+def _silent_after_quote(where: QueueFilter) -> ColumnElement[bool]:
+    quotes = Customer.__table__.c.quotes_90d
+    last = Customer.last_contact_at
+    cutoff = (where.now or datetime.now(UTC)) - timedelta(days=where.quote_silence_days)
+    silent = and_(quotes > 0, last <= cutoff)
+    if where.silent_after_quote:
+        return silent
+    return or_(quotes.is_(None), quotes == 0, last.is_(None), last > cutoff)

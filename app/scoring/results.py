@@ -250,6 +250,19 @@ def stored_action(document: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return action
 
 
+def stored_top_reason(document: Mapping[str, Any] | None) -> str | None:
+    """The sentence of the strongest reason for the state in a stored document of either form
+    (None when there is none)."""
+    if not document:
+        return None
+    compact = document.get("for")
+    if compact:
+        feature, value, _ = compact[0]
+        return describe(feature, value)
+    full = document.get("reasons_for")
+    return str(full[0]["text"]) if full else None
+
+
 def iso(when: datetime) -> str:
     """A time as the API writes it: ISO 8601, UTC as `Z`."""
     return when.isoformat().replace("+00:00", "Z")

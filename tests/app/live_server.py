@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from app.db import make_engine
+from app.keys.service import Scope, create_key
 from tests.app.conftest import EVENTS_SECRET, HUBSPOT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,3 +185,18 @@ def _wait_until_up(server: Server, workers: int, timeout: float = 120) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"the server did not answer in {timeout} s: {server.log()}")
+
+
+def keys_in(database_url: str, **names: Scope) -> dict[str, str]:
+    """Create an API key per name with its scope in a server's database; the plain keys."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            made = {
+                name: create_key(session, scope=scope, name=name)[0]
+                for name, scope in names.items()
+            }
+            session.commit()
+    finally:
+        engine.dispose()
+    return made

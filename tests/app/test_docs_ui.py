@@ -10,11 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
 
-from app.db import make_engine
-from app.keys.service import create_key
-from tests.app.live_server import DEALNODE, clean_environ, serve, server_env
+from tests.app.live_server import DEALNODE, clean_environ, keys_in, serve, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
@@ -39,14 +36,7 @@ def _database(tmp_path: Path) -> tuple[str, str]:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            key, _ = create_key(session, scope="score", name="docs page")
-            session.commit()
-    finally:
-        engine.dispose()
-    return url, key
+    return url, keys_in(url, docs_page="score")["docs_page"]
 
 
 def test_the_docs_page_authorizes_and_tries_a_prediction_offline(

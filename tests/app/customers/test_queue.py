@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,19 +17,27 @@ from training.simulation import Simulation
 QUEUE_IDS = "q-{:03d}"
 
 
-def test_queue_pages_cover_every_customer_once_in_confidence_order(
-    client: TestClient, score_key: dict[str, str], simulation: Simulation
-) -> None:
-    seed(client, score_key, simulation, 45, ids=QUEUE_IDS)
-    seen: list[dict[str, Any]] = []
+def _every_page(client: TestClient, headers: dict[str, str], **params: str) -> list[Any]:
+    """Every item of a queue, ten a page (at most ten pages), following the cursors."""
+    seen: list[Any] = []
     cursor = None
     for _ in range(10):
-        params = {"limit": 10, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/v1/customers", params=params, headers=score_key).json()
+        query: dict[str, str | int] = {"limit": 10, **params}
+        if cursor:
+            query["cursor"] = cursor
+        page = client.get("/v1/customers", params=query, headers=headers).json()
         seen.extend(page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             break
+    return seen
+
+
+def test_queue_pages_cover_every_customer_once_in_confidence_order(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation
+) -> None:
+    seed(client, score_key, simulation, 45, ids=QUEUE_IDS)
+    seen = _every_page(client, score_key)
     ids = [item["customer_id"] for item in seen]
     assert sorted(ids) == [f"q-{i:03d}" for i in range(45)]
     keys = [(-item["confidence"], item["customer_id"]) for item in seen]
@@ -89,3 +99,57 @@ def test_queue_filters_at_risk_at_the_threshold_setting(
     bad = client.get("/v1/customers", params={"at_risk": "maybe"}, headers=score_key)
     assert bad.status_code == 422
     assert "at_risk" in bad.text
+
+
+def test_queue_least_confident_pages_cover_every_customer_once_in_rising_order(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation
+) -> None:
+    seed(client, score_key, simulation, 45, ids=QUEUE_IDS)
+    seen = _every_page(client, score_key, sort="least_confident")
+    assert sorted(item["customer_id"] for item in seen) == [f"q-{i:03d}" for i in range(45)]
+    keys = [(item["confidence"], item["customer_id"]) for item in seen]
+    assert keys == sorted(keys)
+    bad = client.get("/v1/customers", params={"sort": "newest"}, headers=score_key)
+    assert bad.status_code == 422
+    assert "sort" in bad.text
+
+
+def test_queue_filters_silent_after_a_quote_for_the_playbooks_days(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation
+) -> None:
+    """A quote in the last 90 days, then at least `quote_silence_days` (3) without contact."""
+    seed(client, score_key, simulation, 40, ids=QUEUE_IDS)
+    now = datetime.now(UTC)
+    for customer_id, days_quiet in (("quoted-quiet", 5), ("quoted-talking", 1)):
+        body = {
+            "customer_id": customer_id,
+            "quotes": 1,
+            "quotes_90d": 1,
+            "visits": 3,
+            "first_contact_at": (now - timedelta(days=40)).isoformat(),
+            "last_contact_at": (now - timedelta(days=days_quiet)).isoformat(),
+        }
+        assert client.post("/v1/predict", json=body, headers=score_key).status_code == 200
+    snapshot = simulation.snapshot.iloc[:40]
+    quoted = {f"q-{i:03d}" for i in range(40) if (snapshot["quotes_90d"].iloc[i] or 0) > 0}
+    silent = {
+        f"q-{i:03d}"
+        for i in range(40)
+        if f"q-{i:03d}" in quoted
+        and pd.notna(snapshot["last_contact_at"].iloc[i])
+        and snapshot["last_contact_at"].iloc[i] <= now - timedelta(days=3)
+    }
+    assert silent
+    found = {
+        answer: {
+            item["customer_id"]
+            for item in client.get(
+                "/v1/customers",
+                params={"silent_after_quote": answer, "limit": 100},
+                headers=score_key,
+            ).json()["items"]
+        }
+        for answer in ("true", "false")
+    }
+    assert found["true"] == silent | {"quoted-quiet"}
+    assert found["false"] == {f"q-{i:03d}" for i in range(40)} - silent | {"quoted-talking"}
