@@ -13,9 +13,10 @@ import fcntl
 import os
 import pickle
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 # Set before LightGBM's OpenMP runtime loads (here and in every child a test starts): with
 # xdist workers and servers' processes sharing two cores, threads that spin while they wait
@@ -24,8 +25,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
+from tests.training.segment_data import write_region_snapshot
 from training.simulation import Simulation, simulate
 from training.train import TrainConfig, TrainResult, train
+
+T = TypeVar("T")
 
 SIM_CUSTOMERS = 50_000
 SIM_SEED = 7
@@ -53,14 +57,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
 @pytest.fixture(scope="session")
 def simulation(run_dir: Path) -> Simulation:
     """A simulated customer base with its event log."""
-    stored = run_dir / "simulation.pickle"
-    with _exclusively(run_dir / "simulation.lock"):
-        if not stored.exists():
-            built = simulate(SIM_CUSTOMERS, seed=SIM_SEED, with_events=True)
-            _write_atomically(stored, pickle.dumps(built))
-            return built
-    loaded: Simulation = pickle.loads(stored.read_bytes())
-    return loaded
+    return _built_once(
+        run_dir, "simulation", lambda: simulate(SIM_CUSTOMERS, seed=SIM_SEED, with_events=True)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,14 +78,11 @@ def snapshot_path(simulation: Simulation, run_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained(snapshot_path: Path, run_dir: Path) -> TrainResult:
     """A model trained on the snapshot, promoted in a run-wide registry nobody changes."""
-    stored = run_dir / "trained.pickle"
-    with _exclusively(run_dir / "trained.lock"):
-        if not stored.exists():
-            result = train(TrainConfig(data=snapshot_path, models_dir=run_dir / "registry", seed=0))
-            _write_atomically(stored, pickle.dumps(result))
-            return result
-    loaded: TrainResult = pickle.loads(stored.read_bytes())
-    return loaded
+    return _built_once(
+        run_dir,
+        "trained",
+        lambda: train(TrainConfig(data=snapshot_path, models_dir=run_dir / "registry", seed=0)),
+    )
 
 
 @pytest.fixture
@@ -97,7 +93,41 @@ def registry_dir(trained: TrainResult, tmp_path: Path) -> Path:
     return target
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    staged = path.with_suffix(".partial")
-    staged.write_bytes(data)
-    staged.rename(path)
+@pytest.fixture(scope="session")
+def region_data(run_dir: Path) -> Path:
+    """A few thousand customers whose `segment` column holds regions, one with rules of its own
+    (`tests/training/segment_data.py`)."""
+    folder = run_dir / "regions"
+    return _built_once(
+        run_dir, "regions", lambda: write_region_snapshot(_made(folder) / "snapshot.parquet")
+    )
+
+
+@pytest.fixture(scope="session")
+def segmented(region_data: Path, run_dir: Path) -> TrainResult:
+    """A family of models trained with `--segment-by segment` on `region_data`, promoted."""
+    models_dir = run_dir / "segmented"
+    return _built_once(
+        run_dir,
+        "segmented",
+        lambda: train(TrainConfig(data=region_data, models_dir=models_dir, segment_by="segment")),
+    )
+
+
+def _built_once(run_dir: Path, name: str, build: Callable[[], T]) -> T:
+    """`build()` made by the first worker to ask, under a lock, and read back by the others."""
+    stored = run_dir / f"{name}.pickle"
+    with _exclusively(run_dir / f"{name}.lock"):
+        if not stored.exists():
+            built = build()
+            staged = stored.with_suffix(".partial")
+            staged.write_bytes(pickle.dumps(built))
+            staged.rename(stored)
+            return built
+    loaded: T = pickle.loads(stored.read_bytes())
+    return loaded
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
