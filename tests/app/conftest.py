@@ -33,13 +33,14 @@ HUBSPOT_SECRET = "test-hubspot-app-secret"
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _postgres_url() -> str:
+def postgres_url(schema: str = PG_SCHEMA) -> str:
+    """A URL of TEST_DATABASE_URL's server whose tables live in `schema`, made afresh."""
     base = os.environ["TEST_DATABASE_URL"]
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = make_engine(base)
     with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
     return url.render_as_string(hide_password=False)
 
@@ -50,7 +51,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "postgresql":
         if not os.environ.get("TEST_DATABASE_URL"):
             pytest.skip("TEST_DATABASE_URL is not set")
-        url = _postgres_url()
+        url = postgres_url()
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dealnode.db'}"
     upgrade(url)

@@ -10,6 +10,7 @@ Screenshots of every page go to tests/screenshots/ (git-ignored).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.migrate import upgrade
+from tests.app.conftest import BACKENDS, PG_SCHEMA, postgres_url
 from tests.app.live_server import (
     DEALNODE,
     Server,
@@ -78,12 +80,19 @@ def _registry(trained: TrainResult, folder: Path) -> Path:
     return registry
 
 
-@pytest.fixture(scope="module")
-def site(trained: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A migrated SQLite database filled by `dealnode demo` and rescored twice by
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, trained: TrainResult, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """A migrated database of each backend filled by `dealnode demo` and rescored twice by
     `dealnode rescore`, served by `dealnode serve`."""
     folder = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{folder / 'web.db'}"
+    if request.param == "postgresql":
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("TEST_DATABASE_URL is not set")
+        url = postgres_url(f"{PG_SCHEMA}_web")
+    else:
+        url = f"sqlite:///{folder / 'web.db'}"
     env = server_env(url, _registry(trained, folder))
     upgrade(url)
     three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
