@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000, help="simulated customers")
     parser.add_argument("--datasets", type=Path, help="folder holding the public data sets")
-    parser.add_argument("--only", help="one data set: simulator, " + ", ".join(DATASETS_BY_NAME))
+    parser.add_argument(
+        "--only", choices=["simulator", *DATASETS_BY_NAME], help="one data set, not all"
+    )
     args = parser.parse_args(argv)
 
     met: dict[str, bool] = {}
