@@ -25,6 +25,7 @@ from app.runtime import Runtime
 from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.serving import ServingModel
+from app.web.calibration import Calibration
 from app.webhooks.hubspot import HubSpotMapping
 from app.webhooks.intake import Intake
 
@@ -82,6 +83,10 @@ MonitoringCacheDep = Annotated[
     TtlCache[MonitoringRead], Depends(_held(lambda runtime: runtime.monitoring))
 ]
 """Recent monitoring reports, reused while fresh."""
+CalibrationCacheDep = Annotated[
+    TtlCache[Calibration | None], Depends(_held(lambda runtime: runtime.calibration))
+]
+"""Each served model's reliability on its test customers."""
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RawBody = Annotated[bytes, Depends(get_raw_body)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             at_once=1 if services.engine.dialect.name == "sqlite" else 2,
         ),
         monitoring=TtlCache(settings.monitoring_ttl_seconds, time.monotonic),
+        # A model's test set never changes: its figures never go stale.
+        calibration=TtlCache(math.inf, time.monotonic),
     )
 
 

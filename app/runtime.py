@@ -10,6 +10,7 @@ from app.monitoring.cache import TtlCache
 from app.monitoring.schemas import MonitoringRead
 from app.scoring.batcher import PredictionBatcher
 from app.services import Services
+from app.web.calibration import Calibration
 from app.webhooks.hubspot import HubSpotMapping
 from app.webhooks.intake import Intake
 
@@ -24,3 +25,5 @@ class Runtime(Services):
     intake: Intake
     monitoring: TtlCache[MonitoringRead]
     """Recent monitoring reports (`DEALNODE_MONITORING_TTL_SECONDS`)."""
+    calibration: TtlCache[Calibration | None]
+    """Each served model's reliability on its test customers, kept for the process."""

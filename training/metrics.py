@@ -87,6 +87,18 @@ def reliability_bins(
     return bins
 
 
+MIN_BIN_CUSTOMERS = 20
+"""Fewer customers in a confidence bin are noise, not calibration: the report's diagram and
+words and the web app's leave such bins out."""
+
+
+def reliability_bins_shown(
+    y_true: IntArray, proba: FloatArray, n_bins: int = 15
+) -> list[dict[str, float]]:
+    """`reliability_bins` without the bins of fewer than `MIN_BIN_CUSTOMERS` customers."""
+    return [b for b in reliability_bins(y_true, proba, n_bins) if b["count"] >= MIN_BIN_CUSTOMERS]
+
+
 def expected_calibration_error(y_true: IntArray, proba: FloatArray, n_bins: int = 15) -> float:
     """Gap between top-label confidence and accuracy, averaged over bins by their size."""
     bins = reliability_bins(y_true, proba, n_bins)

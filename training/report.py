@@ -12,7 +12,7 @@ import pandas as pd
 
 from training.decision import DecisionRule
 from training.features import STATES
-from training.metrics import reliability_bins
+from training.metrics import reliability_bins_shown
 
 _COLUMNS = (
     ("macro-F1", "macro_f1", "{:.3f}"),
@@ -203,7 +203,7 @@ def decision_words(
 
 
 def _calibration_words(y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.float64]) -> str:
-    bins = [b for b in reliability_bins(y_true, proba, n_bins=10) if b["count"] >= 20]
+    bins = reliability_bins_shown(y_true, proba, n_bins=10)
     if not bins:
         return "Too few customers to check calibration."
     parts = [
@@ -255,8 +255,7 @@ def _plot_reliability(
     path: Path, y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.float64]
 ) -> None:
     plt = _pyplot()
-    # Bins of a handful of customers are noise, not calibration: leave them out of the plot.
-    bins = [b for b in reliability_bins(y_true, proba) if b["count"] >= 20]
+    bins = reliability_bins_shown(y_true, proba)
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     ax.plot(

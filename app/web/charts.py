@@ -114,3 +114,61 @@ def trend_chart(points: list[tuple[datetime, dict[str, int]]]) -> LineChart | No
             x_labels=[(x(when), when.strftime("%Y-%m-%d")) for when in (start, end)],
         ),
     )
+
+
+RELIABILITY_WIDTH = 420
+RELIABILITY_HEIGHT = 360
+RELIABILITY_LEFT = 48
+"""Room for the percentages on the y axis."""
+
+
+@dataclass(frozen=True)
+class ReliabilityChart:
+    """A reliability diagram: per confidence bin, the share right against the confidence, with
+    the diagonal a perfectly calibrated model would follow."""
+
+    diagonal: tuple[float, float, float, float]
+    """(x1, y1, x2, y2) of the diagonal."""
+    line: str
+    """The bins' polyline points."""
+    points: list[tuple[float, float, str]]
+    """(x, y, what the bin says) of each bin, for markers and their tooltips."""
+    axes: Axes
+
+
+def reliability_chart(bins: list[dict[str, float]]) -> ReliabilityChart | None:
+    """The diagram of `reliability_bins` (confidence, accuracy, count), lowest confidence
+    first; None without a bin."""
+    if not bins:
+        return None
+    right = RELIABILITY_WIDTH - RIGHT
+    bottom = RELIABILITY_HEIGHT - BOTTOM
+
+    def x(share: float) -> float:
+        return round(RELIABILITY_LEFT + (right - RELIABILITY_LEFT) * share, 1)
+
+    def y(share: float) -> float:
+        return round(bottom - (bottom - TOP) * share, 1)
+
+    points = [
+        (
+            x(b["confidence"]),
+            y(b["accuracy"]),
+            f"{int(b['count']):,} customers: {b['confidence']:.0%} sure, {b['accuracy']:.0%} right",
+        )
+        for b in bins
+    ]
+    ticks = (0.0, 0.25, 0.5, 0.75, 1.0)
+    return ReliabilityChart(
+        diagonal=(x(0.0), y(0.0), x(1.0), y(1.0)),
+        line=" ".join(f"{px},{py}" for px, py, _ in points),
+        points=points,
+        axes=Axes(
+            y_labels=[(y(t), f"{t:.0%}") for t in ticks],
+            x_labels=[(x(t), f"{t:.0%}") for t in ticks],
+            width=RELIABILITY_WIDTH,
+            height=RELIABILITY_HEIGHT,
+            left=RELIABILITY_LEFT,
+            right_edge=right,
+        ),
+    )

@@ -1,22 +1,36 @@
-"""The web app's pages for trusting the model and the nightly job: the model with its versions
-(activation for admins, after a confirmation), and the runs with dead deliveries (retry)."""
+"""The web app's pages for trusting the model and the nightly job: the model with its test
+figures, calibration, drift and live quality, and its versions (activation for admins, after a
+confirmation); the runs with dead deliveries (retry)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import FollowerDep, ServingDep, SessionDep
+from app.deps import (
+    CalibrationCacheDep,
+    FollowerDep,
+    MetricsDep,
+    MonitoringCacheDep,
+    ServingDep,
+    SessionDep,
+    SessionmakerDep,
+)
 from app.errors import AppError
 from app.input_types import LookupId
 from app.models_api import service as model_service
+from app.monitoring import service as monitoring_service
 from app.nightly import service as run_service
 from app.notifications import service as outbox_service
+from app.web import calibration
 from app.web.auth import Admin, CheckedForm, Viewer
+from app.web.charts import reliability_chart
 from app.web.sessions import SignedIn
 from app.web.templating import page
+from training.features import STATES
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -30,15 +44,34 @@ def _problem(request: Request, viewer: SignedIn, error: AppError) -> HTMLRespons
 
 
 @router.get("/models", name="models")
-def models(request: Request, serving: ServingDep, viewer: Viewer) -> HTMLResponse:
-    """The serving model's test metrics and the registry's versions."""
-    current = model_service.describe(serving.model) if serving.loaded else None
-    context = {
-        "current": current,
-        "tested": (current.metrics.get("model") or {}) if current else {},
-        "baselines": (current.metrics.get("baselines") or {}) if current else {},
-        "versions": model_service.list_models(serving),
-    }
+def models(
+    request: Request,
+    serving: ServingDep,
+    sessions: SessionmakerDep,
+    reports: MonitoringCacheDep,
+    calibrations: CalibrationCacheDep,
+    metrics: MetricsDep,
+    viewer: Viewer,
+) -> HTMLResponse:
+    """The serving model's test metrics and calibration, its monitoring report (the one `GET
+    /v1/models/current/monitoring` answers, from the same cache), and the registry's versions."""
+    context: dict[str, Any] = {"current": None, "versions": model_service.list_models(serving)}
+    if serving.loaded:
+        predictor = serving.predictor  # once: an activation may swap it mid-request
+        current = model_service.describe(predictor.model)
+        calibrated = calibration.cached(calibrations, predictor)
+        context |= {
+            "current": current,
+            "tested": current.metrics.get("model") or {},
+            "baselines": current.metrics.get("baselines") or {},
+            "calibration": calibrated,
+            "reliability": reliability_chart(calibrated.bins) if calibrated else None,
+            "monitoring": monitoring_service.current_report(
+                sessions, predictor.model, reports, metrics
+            ),
+            "ttl_minutes": reports.ttl_seconds / 60,
+            "states": STATES,
+        }
     return page(request, "models.html", context, viewer=viewer)
 
 

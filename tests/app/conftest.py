@@ -144,3 +144,19 @@ def segmented_registry_dir(segmented: TrainResult, tmp_path: Path) -> Path:
     target = tmp_path / "segmented-models"
     shutil.copytree(segmented.path.parent, target)
     return target
+
+
+@pytest.fixture
+def old_model_client(
+    settings: Settings,
+    registry_dir: Path,
+    trained: TrainResult,
+    db: Session,  # noqa: ARG001
+) -> Iterator[TestClient]:
+    """A client serving a model trained before monitoring references existed."""
+    path = registry_dir / trained.version / "metadata.json"
+    metadata = json.loads(path.read_text())
+    del metadata["monitoring_reference"]
+    path.write_text(json.dumps(metadata))
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

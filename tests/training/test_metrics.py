@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import evaluate, expected_calibration_error
+from training.metrics import (
+    MIN_BIN_CUSTOMERS,
+    evaluate,
+    expected_calibration_error,
+    reliability_bins_shown,
+)
 
 
 def one_hot(labels: list[int], sure: float = 1.0) -> np.ndarray:
@@ -46,3 +51,11 @@ def test_evaluate_handles_a_state_absent_from_the_truth() -> None:
     result = evaluate(y, one_hot([0, 1, 2, 2], sure=0.7))
     assert np.isfinite(result["log_loss"])
     assert result["per_state"]["loyal"]["support"] == 0
+
+
+def test_bins_shown_leave_out_bands_of_fewer_than_twenty_customers() -> None:
+    few, many = MIN_BIN_CUSTOMERS - 1, MIN_BIN_CUSTOMERS
+    y = np.zeros(few + many, dtype=np.int64)
+    proba = np.vstack([one_hot([0] * few, sure=0.5), one_hot([1] * many, sure=0.95)])
+    [shown] = reliability_bins_shown(y, proba)
+    assert shown == {"confidence": pytest.approx(0.95), "accuracy": 0.0, "count": float(many)}

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.config import Settings
-from app.main import create_app
 from app.monitoring import live_inputs
 from app.scoring.serving import ServingModel
 from tests.app.monitoring.helpers import seed_changed
@@ -111,22 +106,6 @@ def test_window_days_out_of_range_is_422_naming_it(
 
 def test_monitoring_needs_a_key(client: TestClient) -> None:
     assert client.get(URL).status_code == 401
-
-
-@pytest.fixture
-def old_model_client(
-    settings: Settings,
-    registry_dir: Path,
-    trained: TrainResult,
-    db: Session,  # noqa: ARG001
-) -> Iterator[TestClient]:
-    """A client serving a model trained before monitoring references existed."""
-    path = registry_dir / trained.version / "metadata.json"
-    metadata = json.loads(path.read_text())
-    del metadata["monitoring_reference"]
-    path.write_text(json.dumps(metadata))
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
 
 
 def test_a_model_without_a_reference_says_so_plainly(

@@ -1,6 +1,7 @@
-"""The web app in a real browser: sign in, every page, a queue filter, the queue to a customer,
-activation as admin and not as a viewer, a forged post refused, no console errors, and nothing
-fetched from anywhere but the app.
+"""The web app in a real browser: sign in, every page (the model page's calibration chart and
+monitoring report too), a queue filter, the queue to a customer, activation as admin and not as
+a viewer, a forged post refused, no console errors, and nothing fetched from anywhere but the
+app.
 
 Debian's Chromium driven by Playwright (never a downloaded browser), skipped only on a machine
 without it. One server and one browser for the module; each test has its own cookies.
@@ -204,9 +205,20 @@ def test_a_viewer_signs_in_filters_the_queue_and_opens_every_page(
         page.wait_for_url(f"**/app/{name}")
         assert page.locator("h1").inner_text() == title
         _shot(page, name)
+        if name == "models":
+            bins = page.locator("#calibration tbody tr").count()
+            assert bins > 0
+            assert page.locator("figure.reliability circle.calibration-point").count() == bins
+            assert page.locator("#retrain").inner_text().startswith("Retrain:")
+            assert page.locator("#drift-7 tbody tr").count() > 0
+            assert page.locator("#state-mix").count() == 1
 
     page.set_viewport_size(PHONE)  # type: ignore[arg-type]
-    for path, name in (("/app", "funnel-phone"), (f"/app/queue?state={busiest}", "queue-phone")):
+    for path, name in (
+        ("/app", "funnel-phone"),
+        (f"/app/queue?state={busiest}", "queue-phone"),
+        ("/app/models", "models-phone"),
+    ):
         page.goto(site.server.url + path)
         wider = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert wider <= 1, f"{path} scrolls sideways on a phone"

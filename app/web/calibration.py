@@ -1,0 +1,93 @@
+"""Whether the serving model's percentages can be taken at their word: its reliability on the
+customers it was tested on when it was trained (`test_set.parquet` in its folder).
+
+A model's test set never changes, so the figures are computed once per model in the process,
+on the first view of the model page after it is served, and reused after: no page view scans
+customers for them. The bins are the Markdown report's (`training/report.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.monitoring.cache import TtlCache
+from training.artifacts import read_test_set
+from training.fitting import label_codes
+from training.metrics import expected_calibration_error, reliability_bins_shown
+from training.prediction import Predictor, predict_table
+
+SURE_ENOUGH = 0.03
+"""An ECE under this: the percentages can be read as they are."""
+ROUGHLY = 0.08
+"""An ECE under this: they are a fair guide; above, read them as a ranking."""
+LEANING = 0.01
+"""Confidence this far above (or below) the share right, on average, is worth saying."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The serving model's reliability on its test customers."""
+
+    version: str
+    customers: int
+    bins: list[dict[str, float]]
+    """Per confidence bin shown: mean confidence, share right, customers (`reliability_bins`)."""
+    left_out: int
+    """Customers in bins too small to show."""
+    ece: float
+    overconfidence: float
+    """Mean confidence minus the share right: above 0, the model is too sure of itself."""
+
+    @property
+    def words(self) -> str:
+        """The ECE as a seller would put it."""
+        gap = f"{100 * self.ece:.1f} percentage points"
+        if self.ece < SURE_ENOUGH:
+            verdict = "the percentages can be read as they are"
+        elif self.ece < ROUGHLY:
+            verdict = "the percentages are a fair guide, not exact chances"
+        else:
+            verdict = "read the percentages as a ranking rather than as chances"
+        sentence = (
+            f"On average the confidence shown is {gap} away from how often it is right "
+            f"(ECE {self.ece:.3f}): {verdict}."
+        )
+        if self.overconfidence >= LEANING:
+            sentence += " Where it is off, it is too sure of itself."
+        elif self.overconfidence <= -LEANING:
+            sentence += " Where it is off, it is too modest."
+        return sentence
+
+
+def calibration_of(predictor: Predictor) -> Calibration | None:
+    """The figures for `predictor`'s model; None when it was published without labelled test
+    customers."""
+    model = predictor.model
+    try:
+        table = read_test_set(model.path, model.metadata)
+    except FileNotFoundError:
+        return None
+    if table.labels is None or not len(table.labels):
+        return None
+    y_true = label_codes(table.labels)
+    proba = predict_table(predictor, table).probabilities
+    bins = reliability_bins_shown(y_true, proba)
+    confidence = proba.max(axis=1)
+    right = proba.argmax(axis=1) == y_true
+    return Calibration(
+        version=model.version,
+        customers=len(y_true),
+        bins=bins,
+        left_out=len(y_true) - int(sum(b["count"] for b in bins)),
+        ece=expected_calibration_error(y_true, proba),
+        overconfidence=float(np.mean(confidence) - np.mean(right)),
+    )
+
+
+def cached(cache: TtlCache[Calibration | None], predictor: Predictor) -> Calibration | None:
+    """`predictor`'s figures from `cache` (by model version and booster checksum), computed
+    on first asking; the runtime keeps them for the life of the process."""
+    model = predictor.model
+    return cache.get_or_compute((model.version, model.checksum), lambda: calibration_of(predictor))
