@@ -8,6 +8,7 @@ customers for them. The bins are the Markdown report's (`training/report.py`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ from training.artifacts import read_test_set
 from training.fitting import label_codes
 from training.metrics import expected_calibration_error, reliability_bins_shown
 from training.prediction import Predictor, predict_table
+
+log = logging.getLogger("dealnode")
 
 SURE_ENOUGH = 0.03
 """An ECE under this: the percentages can be read as they are."""
@@ -62,12 +65,15 @@ class Calibration:
 
 
 def calibration_of(predictor: Predictor) -> Calibration | None:
-    """The figures for `predictor`'s model; None when it was published without labelled test
-    customers."""
+    """The figures for `predictor`'s model; None when it has no labelled test customers, or
+    they cannot be read (a damaged file is the page's note, not an error page)."""
     model = predictor.model
     try:
         table = read_test_set(model.path, model.metadata)
     except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as exc:  # damaged: the page says "not measured"
+        log.warning("model %s: its test set cannot be read (%s)", model.version, exc)
         return None
     if table.labels is None or not len(table.labels):
         return None

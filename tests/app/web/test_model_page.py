@@ -136,3 +136,15 @@ def test_a_model_without_a_drift_reference_says_drift_cannot_be_measured(
     assert "retrain it (dealnode train) to enable drift checks" in text
     assert "Inputs against training" not in text
     assert 'id="calibration"' in text  # the test set is still there
+
+
+def test_a_damaged_test_set_leaves_a_note_instead_of_the_calibration(
+    client: TestClient, score_key: dict[str, str], registry_dir: Path, trained: TrainResult
+) -> None:
+    (registry_dir / trained.version / "test_set.parquet").write_bytes(b"not parquet at all")
+    sign_in(client, score_key)
+    response = client.get("/app/models")
+    assert response.status_code == 200
+    text = unescape(response.text)
+    assert 'id="calibration"' not in text
+    assert f"Model {trained.version} has no readable labelled test customers" in text
