@@ -206,15 +206,16 @@ def measure(found: list[Page], *, warmup: int, requests: int) -> None:
 
 def report(found: list[Page]) -> list[str]:
     """The results table, a line per page."""
+    width = max(len(page.name) for page in found) + 2
     lines = [
-        f"{'page':<34}{'p50 ms':>8}{'p95 ms':>8}  {'baseline':<24}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'page':<{width}}{'p50 ms':>8}{'p95 ms':>8}  {'baseline':<24}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'ratio':>7}  < {TARGET_MS:.0f} ms p95"
     ]
     for page in found:
         ratio = page.p(50) / page.p(50, baseline=True)
         verdict = "PASS" if page.p(95) < TARGET_MS else "FAIL"
         lines.append(
-            f"{page.name:<34}{page.p(50):>8.1f}{page.p(95):>8.1f}  {page.baseline_name:<24}"
+            f"{page.name:<{width}}{page.p(50):>8.1f}{page.p(95):>8.1f}  {page.baseline_name:<24}"
             f"{page.p(50, baseline=True):>8.1f}{page.p(95, baseline=True):>8.1f}{ratio:>7.2f}"
             f"  {verdict}"
         )

@@ -1,5 +1,5 @@
 """queue order indexes: the work queue's order (most confident first, ties by id) as an index,
-alone and after the next action
+alone and after the next action, and the state alone for the funnel's counts
 
 Revision ID: 6c1e8d3f5a27
 Revises: 9b2f4e7a1c38
@@ -23,9 +23,11 @@ def upgrade() -> None:
     order: list[str | sa.TextClause] = [sa.text("confidence DESC"), "customer_id"]
     op.create_index("ix_customer_confidence", "customer", order, unique=False)
     op.create_index("ix_customer_action", "customer", ["action_code", *order], unique=False)
+    op.create_index("ix_customer_state", "customer", ["state"], unique=False)
 
 
 def downgrade() -> None:
     """Revert this migration."""
+    op.drop_index("ix_customer_state", table_name="customer")
     op.drop_index("ix_customer_action", table_name="customer")
     op.drop_index("ix_customer_confidence", table_name="customer")
