@@ -151,16 +151,21 @@ def list_queue(
         query = query.where(flagged if where.at_risk else or_(risk.is_(None), ~flagged))
     if where.silent_after_quote is not None:
         query = query.where(_silent_after_quote(where))
-    first = Customer.confidence.desc() if order == "most_confident" else Customer.confidence
+    # Customers flagged at risk are few and mostly unsure, deep in the queue's order: read
+    # from the at-risk index and sorted, not found by walking the order index (+ 0 keeps the
+    # planner off it, whose row estimate assumes the flagged are spread evenly along it).
+    key = Customer.confidence + 0 if where.at_risk else Customer.confidence
+    first = key.desc() if order == "most_confident" else key
     if cursor is not None:
         after_conf, after_id = decode_cursor(cursor)
-        beyond = (
-            Customer.confidence < after_conf
-            if order == "most_confident"
-            else Customer.confidence > after_conf
-        )
+        most = order == "most_confident"
+        beyond = Customer.confidence < after_conf if most else Customer.confidence > after_conf
+        # The bound repeats what the OR implies, in a form an index range starts from:
+        # without it a deep page walks the index from the top and filters every row before.
+        bound = Customer.confidence <= after_conf if most else Customer.confidence >= after_conf
         query = query.where(
-            or_(beyond, and_(Customer.confidence == after_conf, Customer.customer_id > after_id))
+            bound,
+            or_(beyond, and_(Customer.confidence == after_conf, Customer.customer_id > after_id)),
         )
     query = query.order_by(first, Customer.customer_id).limit(limit + 1)
     rows = list(session.scalars(query))

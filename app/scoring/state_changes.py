@@ -24,7 +24,7 @@ from app.scoring.results import ScoreView
 Source = Literal["api", "webhook", "rescore"]
 """What caused a score: the CRM's own API call, an event it pushed, or the nightly run."""
 
-_HISTORY_COLUMNS = (
+HISTORY_COLUMNS = (
     "customer_id",
     "scored_at",
     "as_of",
@@ -59,7 +59,7 @@ def record_changes(
     bulk = for_session(session)
     bulk.insert_many(
         "customer_score",
-        _HISTORY_COLUMNS,
+        HISTORY_COLUMNS,
         [
             (
                 score["customer_id"],
