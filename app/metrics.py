@@ -140,7 +140,8 @@ class Metrics:
         self.live_precision.clear()
         for window_days, window in report.windows.items():
             for feature in window.features:
-                self.feature_psi.labels(feature.name, window_days).set(feature.psi)
+                if feature.psi is not None:  # no customer of the window had a value
+                    self.feature_psi.labels(feature.name, window_days).set(feature.psi)
             for state, share in window.state_mix.items():
                 self.predicted_state_share.labels(state, window_days).set(share)
         live = report.live_quality

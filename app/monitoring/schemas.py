@@ -14,8 +14,15 @@ class FeatureDrift(BaseModel):
     """One model input's shift from training."""
 
     name: str
-    psi: float = Field(description="Population stability index against the training data.")
-    level: Level = Field(description="stable below 0.1, watch below 0.25, drift from 0.25.")
+    psi: float | None = Field(
+        description="Population stability index against the training data, over the customers "
+        "with a value on both sides; null when the window has none with a value."
+    )
+    level: Level | None = Field(
+        description="stable below 0.1, watch below 0.25, drift from 0.25; null without a PSI."
+    )
+    missing_training: float = Field(description="Share of training customers without a value.")
+    missing_live: float = Field(description="Share of the window's customers without a value.")
 
 
 class WindowRead(BaseModel):

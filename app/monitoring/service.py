@@ -27,7 +27,7 @@ from app.monitoring.schemas import (
     WindowRead,
 )
 from training.artifacts import LoadedModel
-from training.drift import DRIFT_FROM, Reference, level_of, psi, shares_in
+from training.drift import DRIFT_FROM, Reference, known_psi, level_of, psi, shares_in
 from training.features import STATES
 
 WINDOWS = (7, 30)
@@ -146,9 +146,18 @@ def _window(
     features = []
     if sample.customers:
         for i, profile in enumerate(reference.features):
-            value = psi(profile.shares, shares_in(profile, sample.matrix[:, i]))
-            features.append(FeatureDrift(name=profile.name, psi=value, level=level_of(value)))
-        features.sort(key=lambda f: -f.psi)
+            live = shares_in(profile, sample.matrix[:, i])
+            value = known_psi(profile, live)
+            features.append(
+                FeatureDrift(
+                    name=profile.name,
+                    psi=value,
+                    level=None if value is None else level_of(value),
+                    missing_training=profile.missing_share,
+                    missing_live=live[-1],
+                )
+            )
+        features.sort(key=lambda f: float("inf") if f.psi is None else -f.psi)
     index = {s: i for i, s in enumerate(STATES)}
     winners = [
         index[s]

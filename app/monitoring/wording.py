@@ -6,6 +6,10 @@ from __future__ import annotations
 from app.monitoring.schemas import FeatureDrift, LiveQuality, MonitoringRead, WindowRead
 from training.features import STATES
 
+MISSING_GAP = 0.25
+"""An input unknown for this many more customers (as a share) than in training is named: the
+model scores them without it, which retraining on the same kind of export would not change."""
+
 
 def describe(report: MonitoringRead) -> list[str]:
     """The report as lines of text, the verdict last."""
@@ -37,7 +41,18 @@ def _window(window: WindowRead) -> list[str]:
         lines.append("  Worth watching: " + _named(watched) + ".")
     if not drifted and not watched:
         top = window.features[0]
-        lines.append(f"  No input moved (largest PSI: {top.name}, {top.psi:.3f}).")
+        if top.psi is not None:
+            lines.append(f"  No input moved (largest PSI: {top.name}, {top.psi:.3f}).")
+    unknown = [f for f in window.features if f.missing_live - f.missing_training >= MISSING_GAP]
+    if unknown:
+        lines.append(
+            "  Unknown far more often than in training (check what the CRM sends): "
+            + ", ".join(
+                f"{f.name} ({f.missing_live:.0%}, training {f.missing_training:.0%})"
+                for f in unknown[:8]
+            )
+            + "."
+        )
     if window.state_mix_psi is None:
         lines.append("  Predicted states: none by this model yet.")
     else:

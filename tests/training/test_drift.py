@@ -13,6 +13,7 @@ from training.drift import (
     SHARE_FLOOR,
     FeatureProfile,
     Reference,
+    known_psi,
     level_of,
     profile_of,
     psi,
@@ -75,6 +76,28 @@ def test_numeric_bins_are_deduplicated_and_missing_has_its_own() -> None:
     # The training rows against themselves: no drift; shifted by one sd: drift.
     assert psi(profiles[2].shares, shares_in(profiles[2], matrix[:, 2])) == 0.0
     assert level_of(psi(profiles[2].shares, shares_in(profiles[2], matrix[:, 2] + 1.0))) == "drift"
+
+
+def test_known_psi_leaves_how_often_a_value_is_unknown_to_its_own_figure() -> None:
+    """An export with a tenth of leads never contacted, against a feed where every customer
+    has a contact (as customers known from their events do): the same distribution of the
+    known values is stable, however the unknown shares differ."""
+    rng = np.random.default_rng(1)
+    training = rng.normal(size=(20_000, len(FEATURES)))
+    training[:, 0] = rng.gamma(2.0, 100.0, 20_000)
+    training[:2_000, 0] = np.nan
+    profile = profile_of(training, FeatureLayout())[0]
+    assert profile.missing_share == pytest.approx(0.1)
+    live = shares_in(profile, rng.gamma(2.0, 100.0, 3_000))
+    assert live[-1] == 0.0
+    assert level_of(psi(profile.shares, live)) == "drift"  # the unknown bin alone
+    stable = known_psi(profile, live)
+    assert stable is not None
+    assert level_of(stable) == "stable"
+    moved = known_psi(profile, shares_in(profile, rng.gamma(2.0, 160.0, 3_000)))
+    assert moved is not None
+    assert level_of(moved) == "drift"
+    assert known_psi(profile, shares_in(profile, np.full(50, np.nan))) is None  # none known
 
 
 def test_categorical_unseen_is_missing_and_rare_ones_are_other() -> None:

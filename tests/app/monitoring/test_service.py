@@ -21,7 +21,13 @@ MIX = dict.fromkeys(STATES, 0.2)
 
 def window(days: int, *psis: float, customers: int = 1000, mix_psi: float = 0.01) -> WindowRead:
     features = [
-        FeatureDrift(name=f"f{i}", psi=p, level="drift" if p >= 0.25 else "stable")
+        FeatureDrift(
+            name=f"f{i}",
+            psi=p,
+            level="drift" if p >= 0.25 else "stable",
+            missing_training=0.0,
+            missing_live=0.0,
+        )
         for i, p in enumerate(psis)
     ]
     return WindowRead(

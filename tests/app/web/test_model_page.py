@@ -59,11 +59,17 @@ def test_the_page_shows_the_monitoring_report_the_api_gives(
 
     psi = _cells(html, "psi")
     expected = {
-        f"{key}:{f['name']}": f"{f['psi']:.3f}"
+        f"{key}:{f['name']}": NONE if f["psi"] is None else f"{f['psi']:.3f}"
         for key, window in api["windows"].items()
         for f in window["features"]
     }
     assert psi == expected
+    unknown = {
+        f"{key}:{f['name']}": f"{f['missing_live']:.0%} ({f['missing_training']:.0%})"
+        for key, window in api["windows"].items()
+        for f in window["features"]
+    }
+    assert _cells(html, "unknown") == unknown
     assert len(psi) > 2 * 10
     assert 'class="level-drift">drift<' in html
 
