@@ -12,12 +12,16 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from app.bulk import for_session
 from app.scoring.advice import Advisor
 from app.scoring.serving import ServingModel
+from app.tables import Customer
 from app.webhooks import importer, service
 from training.simulation import simulate
 
@@ -44,6 +48,8 @@ def load_demo(
         path = Path(folder) / "events.parquet"
         simulation.events.to_parquet(path, index=False)
         events = importer.read_events(path)
+    ids = sorted({e.customer_id for e in events})
+    _store_attributes(sessions, serving, simulation.snapshot, ids, now=now)
     total = importer.ImportResult(events=len(events))
     for days_ago in SLICES_DAYS_AGO:
         cutoff = now - timedelta(days=days_ago)
@@ -56,7 +62,6 @@ def load_demo(
             source=SOURCE,
         )
         total.accepted += done.accepted
-    ids = sorted({e.customer_id for e in events})
     for start in range(0, len(ids), CHUNK):
         with sessions() as session:
             service.refresh_customers(
@@ -65,3 +70,40 @@ def load_demo(
             session.commit()
     total.customers = len(ids)
     return total
+
+
+def _store_attributes(
+    sessions: Callable[[], Session],
+    serving: ServingModel,
+    snapshot: pd.DataFrame,
+    ids: list[str],
+    *,
+    now: datetime,
+) -> None:
+    """Keep the attributes the model reads beside events (the simulator's `segment`) on each
+    customer, as a CRM's predict call would: events carry none, and without them every demo
+    customer would be scored, and monitored, as one whose segment is unknown."""
+    layout = serving.model.layout
+    names = [n for n in (*layout.extra_numeric, *layout.extra_categorical) if n in snapshot]
+    if not names:
+        return
+    rows = snapshot.set_index("customer_id").loc[ids, names]
+    values = [
+        {"id": customer_id, "attributes": _present(dict(zip(names, row, strict=True)))}
+        for customer_id, row in zip(rows.index, rows.itertuples(index=False), strict=True)
+    ]
+    table = Customer.metadata.tables[Customer.__tablename__]
+    statement = (
+        update(table)
+        .where(table.c.customer_id == bindparam("id"))
+        .values(extras=bindparam("attributes"))
+    )
+    with sessions() as session:
+        for_session(session).create_customers(ids, now=now)
+        session.execute(statement, values)  # one statement, executed for every customer
+        session.commit()
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """The known values, as plain Python (JSON) values."""
+    return {k: v.item() if hasattr(v, "item") else v for k, v in values.items() if pd.notna(v)}

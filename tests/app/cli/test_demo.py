@@ -12,12 +12,17 @@ from typer.testing import CliRunner
 from app.cli.main import app
 from app.config import get_settings
 from app.tables import Customer, CustomerScore, InteractionEvent
+from training.artifacts import read_metadata
+from training.design import FeatureLayout
+from training.train import TrainResult
 
 runner = CliRunner()
 
 
 @pytest.mark.usefixtures("cli_env")
-def test_demo_loads_scored_customers_with_events_and_history_once(db: Session) -> None:
+def test_demo_loads_scored_customers_with_events_and_history_once(
+    db: Session, trained: TrainResult
+) -> None:
     first = runner.invoke(app, ["demo", "--customers", "40", "--seed", "3"])
     assert first.exit_code == 0, first.output
     assert "/app" in first.stdout
@@ -26,6 +31,12 @@ def test_demo_loads_scored_customers_with_events_and_history_once(db: Session) -
     assert all(c.state is not None and c.latest_score is not None for c in customers)
     events = db.scalar(select(func.count()).select_from(InteractionEvent)) or 0
     assert events > len(customers)
+    # Events carry no attributes: the demo keeps the ones the model reads, as a CRM would.
+    layout = FeatureLayout.from_json(read_metadata(trained.path)["layout"])
+    segments = [c.extras.get("segment") for c in customers]
+    known = [s for s in segments if s is not None]
+    assert len(known) >= 0.9 * len(segments)  # the simulator leaves a few values unknown
+    assert set(known) <= set(layout.categories["segment"])
     changes = db.scalar(select(func.count()).select_from(CustomerScore)) or 0
     assert changes > len(customers), "no one has a history to chart"
 
