@@ -175,8 +175,8 @@ class LogisticBaseline:
 def _one_blas_thread() -> threadpool_limits:
     """Run BLAS on one thread: the design matrix has a few dozen columns, too narrow for a
     second thread to gain much, and OpenBLAS's threads spin while they wait, so on a machine
-    busy with anything else (a server, the nightly run, another fit) two threads took the
-    200,000-customer fit from 3 s to 29 s."""
+    busy with anything else (a server, the nightly run, another fit) two threads made the fit
+    several times slower."""
     return threadpool_limits(limits=1, user_api="blas")
 
 
