@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.cli.json_output import JsonOption, echo_json
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 db_app = typer.Typer(help="The service database.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -181,17 +184,13 @@ def import_events(
     """Load a historical event log through the webhook code path (safe to run again)."""
     from datetime import UTC, datetime
 
-    from app.metrics import Metrics
-    from app.services import build_services
     from app.webhooks import importer
-    from training.errors import DataError, ModelError
     from training.features import to_utc
 
-    try:
+    with _one_line_errors():
         when = datetime.now(UTC) if as_of is None else to_utc(as_of).to_pydatetime()
         events = importer.read_events(path)
-        services = build_services(get_settings(), Metrics(), need_model=True)
-        try:
+        with _services_with_model() as services:
             result = importer.import_events(
                 services.sessions,
                 services.serving,
@@ -200,15 +199,35 @@ def import_events(
                 as_of=when,
                 customers_per_chunk=chunk,
             )
-        finally:
-            services.engine.dispose()
-    except (DataError, ModelError, ValueError) as exc:
-        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
-        raise typer.Exit(code=2) from None
     console.print(
         f"imported {result.accepted:,} new of {result.events:,} events "
         f"for {result.customers:,} customers"
     )
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Bad input or a model that cannot serve: exit code 2 with the error's first line."""
+    from training.errors import DataError, ModelError
+
+    try:
+        yield
+    except (DataError, ModelError, ValueError) as exc:
+        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@contextmanager
+def _services_with_model() -> Iterator[Services]:
+    """The app's services with the promoted model loaded, their engine disposed after."""
+    from app.metrics import Metrics
+    from app.services import build_services
+
+    services = build_services(get_settings(), Metrics(), need_model=True)
+    try:
+        yield services
+    finally:
+        services.engine.dispose()
 
 
 @contextmanager
@@ -241,27 +260,17 @@ def demo(
     from datetime import UTC, datetime
 
     from app.demo import load_demo
-    from app.metrics import Metrics
-    from app.services import build_services
-    from training.errors import DataError, ModelError
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    try:
-        services = build_services(get_settings(), Metrics(), need_model=True)
-        try:
-            result = load_demo(
-                services.sessions,
-                services.serving,
-                services.advisor,
-                customers=customers,
-                seed=seed,
-                now=now,
-            )
-        finally:
-            services.engine.dispose()
-    except (DataError, ModelError, ValueError) as exc:
-        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
-        raise typer.Exit(code=2) from None
+    with _one_line_errors(), _services_with_model() as services:
+        result = load_demo(
+            services.sessions,
+            services.serving,
+            services.advisor,
+            customers=customers,
+            seed=seed,
+            now=now,
+        )
     console.print(
         f"loaded {result.accepted:,} events for {result.customers:,} simulated customers; "
         "see them at http://127.0.0.1:8000/app (a key: dealnode keys create)"
