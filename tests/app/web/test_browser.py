@@ -33,6 +33,7 @@ from tests.app.live_server import (
     serve,
     server_env,
 )
+from training.features import STATES
 from training.train import TrainResult
 
 if TYPE_CHECKING:
@@ -299,4 +300,59 @@ def test_a_customer_whose_id_has_url_characters_opens_from_the_queue(
     link.click()
     page.wait_for_selector("h1 .id")
     assert page.locator("h1 .id").inner_text() == odd
+    assert watch.errors == []
+
+
+def _tab_to(page: Page, is_there: str, *, limit: int = 40) -> None:
+    """Press Tab until the JavaScript test `is_there` (on `document.activeElement`, as `el`)
+    holds; fails after `limit` presses, so a control the keyboard cannot reach fails."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(el => Boolean({is_there}))(document.activeElement)"):
+            return
+    pytest.fail(f"Tab never reached {is_there}")
+
+
+def test_a_seller_signs_in_skips_the_menu_and_filters_the_queue_with_the_keyboard_alone(
+    site: Site, context: BrowserContext
+) -> None:
+    page, watch = _watched(context)
+    page.goto(site.server.url + "/app")
+    page.wait_for_url("**/app/sign-in**")
+    assert page.evaluate("document.activeElement.id") == "api_key"  # the field has the focus
+    page.keyboard.type(site.viewer_key)
+    page.keyboard.press("Enter")
+    page.wait_for_url(site.server.url + "/app")
+
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    box = skip.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0  # shown once focused, not left off-screen
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")  # the focus can be seen
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the very next stop is in the page, past the menu
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+
+    page.goto(site.server.url + "/app")
+    _tab_to(page, "el.textContent === 'Work queue'")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/queue")
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('main input:not([type=hidden]), main select')]"
+        ".filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.id)"
+    )
+    assert unlabelled == []
+    _tab_to(page, "el.id === 'f-state'")
+    page.keyboard.press("ArrowDown")  # "any" to the first state
+    chosen = page.evaluate("document.activeElement.value")
+    assert chosen == STATES[0]
+    _tab_to(page, "el.textContent === 'Apply'")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**state={chosen}**")
+    shown = set(page.locator("table.queue tbody .state").all_inner_texts())
+    assert shown <= {chosen}
     assert watch.errors == []
