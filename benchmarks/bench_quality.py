@@ -105,6 +105,11 @@ def compare(name: str, data: Path, mapping: Path | None, *, simulator: bool) -> 
         ),
         f"ECE {ours['ece']:.3f} (<= 0.03)": ours["ece"] <= 0.03,
     }
+    chance = ours["ece_by_chance"]
+    print(
+        f"  ECE a perfectly calibrated model shows on {ours['n']:,} customers by chance alone: "
+        f"median {chance['median']:.3f}, 95% up to {chance['p95']:.3f}"
+    )
     if simulator:
         for state in ("intent", "deciding"):
             found = ours["per_state"][state]

@@ -106,6 +106,38 @@ def expected_calibration_error(y_true: IntArray, proba: FloatArray, n_bins: int 
     return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / total)
 
 
+CHANCE_DRAWS = 200
+"""Test sets drawn for `chance_ece`: enough for a stable 95th percentile, cheap at any size."""
+
+
+def chance_ece(
+    proba: FloatArray, n_bins: int = 15, draws: int = CHANCE_DRAWS, seed: int = 0
+) -> dict[str, float]:
+    """The ECE a perfectly calibrated model shows on this many customers by chance alone.
+
+    An ECE measured on a few hundred customers is mostly sampling noise: a bin of 50 customers
+    at 70% confidence is right 70% of the time only on average. Drawing each customer's
+    outcome from the model's own confidence (right with probability its top probability, as
+    calibrated percentages promise) gives the ECE such a model would show here; a measured ECE
+    inside that range cannot tell the model from a perfectly calibrated one.
+
+    Returns the median and the 95th percentile over `draws` test sets.
+    """
+    confidence = proba.max(axis=1)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    members = np.zeros((len(confidence), n_bins))
+    members[np.arange(len(confidence)), which] = 1.0
+    right = (np.random.default_rng(seed).random((draws, len(confidence))) < confidence).astype(
+        np.float64
+    )
+    gaps = np.abs((right - confidence) @ members).sum(axis=1) / len(confidence)
+    return {
+        "median": float(np.median(gaps)),
+        "p95": float(np.quantile(gaps, 0.95)),
+    }
+
+
 def ranked_probability_score(y_true: IntArray, proba: FloatArray) -> float:
     """The ordinal counterpart of the Brier score: squared gaps between the predicted and the
     true "at least state k" shares, summed over the thresholds and averaged over customers.

@@ -116,7 +116,7 @@ def _markdown(
     for state, counts in zip(STATES, model["confusion"], strict=True):
         lines.append(f"| {state} | " + " | ".join(f"{c:,}" for c in counts) + " |")
     lines += ["", "![confusion matrix](confusion_matrix.png)", ""]
-    lines += ["## Can you trust the percentages?", "", _calibration_words(y_true, proba), ""]
+    lines += ["## Can you trust the percentages?", "", _calibration_words(y_true, proba, model), ""]
     lines += ["![reliability diagram](reliability.png)", ""]
     lines += ["## What the model looks at", "", "![feature importance](feature_importance.png)", ""]
     for section in sections:
@@ -202,7 +202,9 @@ def decision_words(
     return lines
 
 
-def _calibration_words(y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.float64]) -> str:
+def _calibration_words(
+    y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.float64], model: dict[str, Any]
+) -> str:
     bins = reliability_bins_shown(y_true, proba, n_bins=10)
     if not bins:
         return "Too few customers to check calibration."
@@ -210,7 +212,20 @@ def _calibration_words(y_true: npt.NDArray[np.int64], proba: npt.NDArray[np.floa
         f"when it says about {b['confidence']:.0%} it is right {b['accuracy']:.0%} of the time"
         for b in bins[-3:]
     ]
-    return "For the most confident predictions: " + "; ".join(parts) + "."
+    words = "For the most confident predictions: " + "; ".join(parts) + "."
+    chance = model.get("ece_by_chance")
+    if chance:
+        verdict = (
+            "within what chance alone gives, so these customers cannot tell it from perfect"
+            if model["ece"] <= chance["p95"]
+            else "more than chance alone gives: the percentages are off, not just noisy"
+        )
+        words += (
+            f" Its ECE is {model['ece']:.3f}. On {model['n']:,} customers even a perfectly "
+            f"calibrated model would show about {chance['median']:.3f} by chance alone (up to "
+            f"{chance['p95']:.3f} in 95 test sets of 100 this size): {verdict}."
+        )
+    return words
 
 
 def _pyplot() -> Any:

@@ -28,7 +28,7 @@ from training.features import FEATURE_SET_NAME, FEATURE_SET_VERSION, STATES, fea
 from training.fitting import SplitMethod, label_codes, split_customers
 from training.formulation import choose_and_fit
 from training.mapping import Mapping, load_mapping
-from training.metrics import evaluate
+from training.metrics import chance_ece, evaluate
 from training.report import write_report
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ def train(config: TrainConfig) -> TrainResult:
         MODEL_NAME: evaluate(y_test, proba_test, rule.decide(proba_test)),
         MOST_PROBABLE_NAME: evaluate(y_test, proba_test),
     }
+    results[MODEL_NAME]["ece_by_chance"] = chance_ece(proba_test)
     for baseline in fit_baselines(x_train, y_train, categorical=list(layout.extra_categorical)):
         results[baseline.name] = evaluate(y_test, baseline.predict_proba(x_test))
     shown_val = rule.decide(proba_val)

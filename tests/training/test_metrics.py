@@ -7,6 +7,7 @@ import pytest
 
 from training.metrics import (
     MIN_BIN_CUSTOMERS,
+    chance_ece,
     evaluate,
     expected_calibration_error,
     reliability_bins_shown,
@@ -59,3 +60,28 @@ def test_bins_shown_leave_out_bands_of_fewer_than_twenty_customers() -> None:
     proba = np.vstack([one_hot([0] * few, sure=0.5), one_hot([1] * many, sure=0.95)])
     [shown] = reliability_bins_shown(y, proba)
     assert shown == {"confidence": pytest.approx(0.95), "accuracy": 0.0, "count": float(many)}
+
+
+def _calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and labels drawn from them: a perfectly calibrated model's test set."""
+    rng = np.random.default_rng(seed)
+    proba = rng.dirichlet([3, 1, 1, 1, 1], size=n)
+    labels = (proba.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    return proba, labels.astype(np.int64)
+
+
+def test_a_calibrated_models_ece_falls_within_what_chance_gives_about_95_times_in_100() -> None:
+    inside = 0
+    for seed in range(60):
+        proba, labels = _calibrated(600, seed)
+        inside += expected_calibration_error(labels, proba) <= chance_ece(proba, seed=seed)["p95"]
+    assert 51 <= inside <= 60  # 57 expected; below 51 is about 1 in 1,000 for a right band
+
+
+def test_an_overconfident_model_is_beyond_chance_and_the_band_narrows_with_more_customers() -> None:
+    proba, labels = _calibrated(8_000, 0)
+    sharper = proba**2 / (proba**2).sum(axis=1, keepdims=True)
+    assert expected_calibration_error(labels, sharper) > chance_ece(sharper)["p95"]
+    small, large = chance_ece(proba[:500]), chance_ece(proba)
+    assert large["p95"] < small["median"] < small["p95"]
+    assert chance_ece(proba[:500]) == small  # seeded: the same figures every time

@@ -20,6 +20,7 @@ def test_write_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     proba[np.arange(400), y] += 1.0
     proba /= proba.sum(axis=1, keepdims=True)
     results = {"model": evaluate(y, proba), "majority class": evaluate(y, np.full((400, 5), 0.2))}
+    results["model"]["ece_by_chance"] = {"median": 0.041, "p95": 0.052}
     importance = pd.Series(np.arange(len(FEATURES), dtype=float), index=list(FEATURES))
     path = write_report(
         tmp_path,
@@ -36,6 +37,7 @@ def test_write_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     assert "| majority class |" in text
     assert f"{results['model']['accuracy']:.1%}" in text
     assert "v1" in text
+    assert "about 0.041 by chance alone (up to 0.052" in text
     for name in ("confusion_matrix.png", "reliability.png", "feature_importance.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
