@@ -2,11 +2,11 @@
 training report draws its PNGs with it too), so the web app serves no chart script.
 
 matplotlib is imported on the first chart, not with the app: an API process that never shows a
-page does not pay for it. Only the object-oriented API is used (a `Figure` with its own SVG
-canvas, never pyplot), because pages render in a thread pool and pyplot keeps one global
-figure list. matplotlib is still not thread-safe (its settings and caches are process-wide),
-so one lock lets a single thread draw at a time; a chart takes a few tens of milliseconds,
-and the pages cache the charts whose data repeats.
+page does not pay for it. Only the object-oriented API is used (a `Figure` saved as SVG, never
+pyplot), because pages render in a thread pool and pyplot keeps one global list of figures.
+matplotlib is still not thread-safe (its settings and caches are process-wide, and `STYLE` is
+applied to those settings while a chart is drawn), so one lock lets a single thread draw at a
+time; a chart takes tens of milliseconds, and the pages cache the charts whose data repeats.
 
 The output is deterministic: the same data gives the same bytes (a fixed hash salt for the
 ids, no date or creator in the metadata), with text kept as text (small, crisp at any
