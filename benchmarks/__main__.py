@@ -6,6 +6,7 @@ The ingestion and rescoring benchmarks cover PostgreSQL too when TEST_DATABASE_U
 from __future__ import annotations
 
 from benchmarks import (
+    bench_charts,
     bench_http,
     bench_ingest,
     bench_rescore,
@@ -24,6 +25,7 @@ def main() -> int:
         ("http", bench_http),
         ("ingest", bench_ingest),
         ("rescore", bench_rescore),
+        ("charts", bench_charts),
     ):
         print(f"\n== {name}", flush=True)
         bench.main([])

@@ -1,174 +1,183 @@
-"""Charts drawn on the server as SVG: nothing to download, nothing for a script to fail on, and
-the page carries the same numbers in a table for screen readers.
+"""The pages' three charts, drawn by matplotlib on the server (`app/web/svg_figures.py`) and
+shown as `<img>` with an alt text; each page carries the same numbers in a table too.
 
-A chart library in the browser (Plotly's 4.6 MB bundle) would buy zooming, which a five-level
-state history does not need.
+The funnel's trend changes once a nightly run and the reliability diagram once a model, so
+both are kept per data in a small bounded cache: a page view draws nothing when its data has
+not changed. A customer's history is drawn on to the moment of the view, so it is drawn on
+each view.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from app.web.svg_figures import INK, LINK, MUTED, STATE_COLOURS, draw_svg
 from training.features import STATES
 
-WIDTH = 640
-HEIGHT = 220
-LEFT = 90
-"""Room for the state names on the y axis."""
-RIGHT = 16
-TOP = 12
-BOTTOM = 34
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+WIDE = (5.4, 2.5)
+"""Inches of the time charts (518 px): shown at that size, and narrower on a phone."""
+WIDE_MARGINS = (0.95, 0.35, 0.45, 0.12)
+"""Left for the state names or counts, bottom for the dates, right for the last date's half."""
+SQUARE = (4.4, 4.2)
+"""Inches of the reliability diagram."""
+SQUARE_MARGINS = (0.75, 0.6, 0.3, 0.15)
+"""Left and bottom for the percentages and the axis labels."""
+CACHED = 16
+"""Charts kept per kind: the trend's two windows over a few nightly runs, a few models."""
+DAY = "%Y-%m-%d"
+QUARTERS = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""The reliability diagram's ticks on both axes."""
+
+TrendPoints = tuple[tuple[datetime, tuple[int, ...]], ...]
+"""(time, customers per state in `STATES` order), oldest first: hashable, a cache key."""
+Bins = tuple[tuple[float, float, int], ...]
+"""(confidence, accuracy, customers) per bin, lowest confidence first: a cache key."""
 
 
 @dataclass(frozen=True)
-class Axes:
-    """A chart's frame: grid lines with their labels on the left, times along the bottom
-    (`templates/charts.html` draws it)."""
+class Chart:
+    """A chart as the page shows it."""
 
-    y_labels: list[tuple[float, str]]
-    x_labels: list[tuple[float, str]]
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    right_edge: int = WIDTH - RIGHT
+    src: str
+    """The SVG as a `data:` URI."""
+    alt: str
+    """What the chart says, for a screen reader or a browser that shows no images."""
 
 
-@dataclass(frozen=True)
-class StepChart:
-    """A customer's state over time as a step line: the SVG path and its axes."""
-
-    path: str
-    points: list[tuple[float, float, str, str]]
-    """(x, y, state, when) of each change, for markers and their tooltips."""
-    axes: Axes
+def _days(when: datetime, start: datetime) -> float:
+    """The time axis's unit: days since the chart's start."""
+    return (when - start).total_seconds() / 86_400
 
 
-def _y(state: str) -> float:
-    rank = STATES.index(state) if state in STATES else 0
-    step = (HEIGHT - TOP - BOTTOM) / (len(STATES) - 1)
-    return round(HEIGHT - BOTTOM - rank * step, 1)
+def _time_axis(ax: Axes, start: datetime, end: datetime) -> None:
+    """Dates at the start, middle and end along the bottom (an hour at least: an axis of no
+    length is no axis)."""
+    end = max(end, start + timedelta(hours=1))
+    middle = start + (end - start) / 2
+    ax.set_xlim(0, _days(end, start))
+    ax.set_xticks(
+        [_days(t, start) for t in (start, middle, end)],
+        [t.strftime(DAY) for t in (start, middle, end)],
+    )
 
 
-def state_history_chart(changes: list[tuple[datetime, str]], now: datetime) -> StepChart | None:
-    """The chart of `changes` (time, state entered), oldest first, drawn on to `now`; None
-    without any change."""
+def state_history_chart(changes: list[tuple[datetime, str]], now: datetime) -> Chart | None:
+    """A step line of `changes` (time, state entered), oldest first, on to `now`, over the five
+    states in funnel order, a marker in the state's colour at each change; None without any."""
     if not changes:
         return None
     start = changes[0][0]
     end = max(now, changes[-1][0])
-    span = (end - start).total_seconds() or 1.0
+    xs = [_days(when, start) for when, _ in changes]
+    ys = [STATES.index(state) if state in STATES else 0 for _, state in changes]
 
-    def x(when: datetime) -> float:
-        return round(LEFT + (WIDTH - LEFT - RIGHT) * (when - start).total_seconds() / span, 1)
+    def draw(ax: Axes) -> None:
+        ax.step([*xs, _days(end, start)], [*ys, ys[-1]], where="post", color=INK, gid="steps")
+        for state in STATES:
+            at = [(x, y) for x, y, (_, s) in zip(xs, ys, changes, strict=True) if s == state]
+            if at:
+                ax.plot(
+                    *zip(*at, strict=True),
+                    linestyle="none",
+                    marker="o",
+                    color=STATE_COLOURS[state],
+                    gid=f"changes-{state}",
+                    clip_on=False,
+                )
+        ax.set_yticks(range(len(STATES)), STATES)
+        ax.set_ylim(-0.4, len(STATES) - 0.6)
+        ax.grid(axis="y")
+        _time_axis(ax, start, end)
 
-    points = [(x(when), _y(state), state, when.strftime("%Y-%m-%d")) for when, state in changes]
-    segments = [f"M{points[0][0]},{points[0][1]}"]
-    for px, py, _, _ in points[1:]:
-        segments.append(f"H{px}V{py}")
-    segments.append(f"H{x(end)}")
-    middle = start + (end - start) / 2
-    return StepChart(
-        path="".join(segments),
-        points=points,
-        axes=Axes(
-            y_labels=[(_y(state), state) for state in STATES],
-            x_labels=[(x(when), when.strftime("%Y-%m-%d")) for when in (start, middle, end)],
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class LineChart:
-    """Counts per state over time as one line per state: SVG points and the axes."""
-
-    lines: list[tuple[str, str]]
-    """(state, the polyline's points)."""
-    axes: Axes
+    said = ", ".join(f"{when.strftime(DAY)} {state}" for when, state in changes)
+    return Chart(draw_svg(WIDE, WIDE_MARGINS, draw), f"State over time: {said}.")
 
 
-def trend_chart(points: list[tuple[datetime, dict[str, int]]]) -> LineChart | None:
-    """The chart of customers per state at each time of `points` (oldest first); None with
-    fewer than two points (one point is no trend)."""
+def trend_chart(points: list[tuple[datetime, dict[str, int]]]) -> Chart | None:
+    """A line per state of the customers in it at each time of `points` (oldest first); None
+    with fewer than two points (one point is no trend)."""
     if len(points) < 2:
         return None
-    start, end = points[0][0], points[-1][0]
-    span = (end - start).total_seconds() or 1.0
-    top = max((n for _, counts in points for n in counts.values()), default=0) or 1
-    inner = HEIGHT - TOP - BOTTOM
+    return _cached_trend(tuple((when, tuple(c.get(s, 0) for s in STATES)) for when, c in points))
 
-    def x(when: datetime) -> float:
-        return round(LEFT + (WIDTH - LEFT - RIGHT) * (when - start).total_seconds() / span, 1)
 
-    def y(n: float) -> float:
-        return round(HEIGHT - BOTTOM - inner * n / top, 1)
+def draw_trend(points: TrendPoints) -> Chart:
+    """The trend chart of `points` (at least two), drawn anew: `trend_chart` caches it."""
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-    lines = [
-        (state, " ".join(f"{x(when)},{y(counts.get(state, 0))}" for when, counts in points))
-        for state in STATES
-    ]
-    return LineChart(
-        lines=lines,
-        axes=Axes(
-            y_labels=[(y(n), f"{n:,}") for n in (0, top // 2, top)],
-            x_labels=[(x(when), when.strftime("%Y-%m-%d")) for when in (start, end)],
-        ),
+    xs = [_days(when, points[0][0]) for when, _ in points]
+
+    def draw(ax: Axes) -> None:
+        for i, state in enumerate(STATES):
+            counts = [per_state[i] for _, per_state in points]
+            ax.plot(xs, counts, color=STATE_COLOURS[state], gid=f"trend-{state}")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        ax.set_ylabel("customers")
+        ax.grid(axis="y")
+        _time_axis(ax, points[0][0], points[-1][0])
+
+    first, last = points[0], points[-1]
+    moves = ", ".join(
+        f"{state} {first[1][i]:,} to {last[1][i]:,}" for i, state in enumerate(STATES)
     )
+    alt = (
+        f"Customers per state after each of {len(points)} nightly runs from "
+        f"{first[0].strftime(DAY)} to {last[0].strftime(DAY)}: {moves}."
+    )
+    return Chart(draw_svg(WIDE, WIDE_MARGINS, draw), alt)
 
 
-RELIABILITY_WIDTH = 420
-RELIABILITY_HEIGHT = 360
-RELIABILITY_LEFT = 48
-"""Room for the percentages on the y axis."""
-
-
-@dataclass(frozen=True)
-class ReliabilityChart:
-    """A reliability diagram: per confidence bin, the share right against the confidence, with
-    the diagonal a perfectly calibrated model would follow."""
-
-    diagonal: tuple[float, float, float, float]
-    """(x1, y1, x2, y2) of the diagonal."""
-    line: str
-    """The bins' polyline points."""
-    points: list[tuple[float, float, str]]
-    """(x, y, what the bin says) of each bin, for markers and their tooltips."""
-    axes: Axes
-
-
-def reliability_chart(bins: list[dict[str, float]]) -> ReliabilityChart | None:
-    """The diagram of `reliability_bins` (confidence, accuracy, count), lowest confidence
-    first; None without a bin."""
+def reliability_chart(bins: list[dict[str, float]]) -> Chart | None:
+    """The reliability diagram of `reliability_bins` (confidence, accuracy, count), lowest
+    confidence first: the share right against the confidence per bin, with the diagonal a
+    perfectly calibrated model follows; None without a bin."""
     if not bins:
         return None
-    right = RELIABILITY_WIDTH - RIGHT
-    bottom = RELIABILITY_HEIGHT - BOTTOM
-
-    def x(share: float) -> float:
-        return round(RELIABILITY_LEFT + (right - RELIABILITY_LEFT) * share, 1)
-
-    def y(share: float) -> float:
-        return round(bottom - (bottom - TOP) * share, 1)
-
-    points = [
-        (
-            x(b["confidence"]),
-            y(b["accuracy"]),
-            f"{int(b['count']):,} customers: {b['confidence']:.0%} sure, {b['accuracy']:.0%} right",
-        )
-        for b in bins
-    ]
-    ticks = (0.0, 0.25, 0.5, 0.75, 1.0)
-    return ReliabilityChart(
-        diagonal=(x(0.0), y(0.0), x(1.0), y(1.0)),
-        line=" ".join(f"{px},{py}" for px, py, _ in points),
-        points=points,
-        axes=Axes(
-            y_labels=[(y(t), f"{t:.0%}") for t in ticks],
-            x_labels=[(x(t), f"{t:.0%}") for t in ticks],
-            width=RELIABILITY_WIDTH,
-            height=RELIABILITY_HEIGHT,
-            left=RELIABILITY_LEFT,
-            right_edge=right,
-        ),
+    return _cached_reliability(
+        tuple((b["confidence"], b["accuracy"], int(b["count"])) for b in bins)
     )
+
+
+def draw_reliability(bins: Bins) -> Chart:
+    """The reliability diagram of `bins` (at least one), drawn anew: `reliability_chart`
+    caches it."""
+    from matplotlib.ticker import PercentFormatter
+
+    def draw(ax: Axes) -> None:
+        ax.plot([0, 1], [0, 1], linestyle=(0, (6, 5)), color=MUTED, linewidth=1.2, gid="diagonal")
+        ax.plot(
+            [confidence for confidence, _, _ in bins],
+            [accuracy for _, accuracy, _ in bins],
+            marker="o",
+            color=LINK,
+            gid="bins",
+        )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_ticks(QUARTERS)
+            axis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        ax.set_xlabel("confidence shown")
+        ax.set_ylabel("share right")
+        ax.grid()
+
+    below = sum(accuracy < confidence for confidence, accuracy, _ in bins)
+    alt = (
+        f"Reliability diagram of {len(bins)} confidence bands from {bins[0][0]:.0%} to "
+        f"{bins[-1][0]:.0%} sure: {below} of them below the diagonal (right less often than "
+        "they say), the others on or above it."
+    )
+    return Chart(draw_svg(SQUARE, SQUARE_MARGINS, draw), alt)
+
+
+_cached_trend = lru_cache(maxsize=CACHED)(draw_trend)
+_cached_reliability = lru_cache(maxsize=CACHED)(draw_reliability)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.web.templating import NONE
 from tests.app.monitoring.helpers import constructed_truth, seed_changed
 from tests.app.seeding import seed
+from tests.app.web.chart_images import charts_in
 from tests.app.web.signing_in import sign_in
 from tests.app.webhooks.test_events import post
 from training.artifacts import load_model, read_test_set
@@ -109,8 +110,10 @@ def test_the_calibration_table_is_reliability_bins_on_the_test_set(
     assert _table(html, "calibration") == [
         [_share(b["confidence"]), _share(b["accuracy"]), str(int(b["count"]))] for b in kept
     ]
-    assert html.count('class="calibration-point"') == len(kept)
-    assert 'class="diagonal-line"' in html
+    (diagram,) = charts_in(html)
+    assert diagram.markers("bins") == len(kept)
+    assert diagram.vertices("diagonal") == 2
+    assert f"Reliability diagram of {len(kept)} confidence bands" in diagram.alt
     ece = expected_calibration_error(y_true, proba)
     assert f"(ECE {ece:.3f})" in html
     assert f"{ece:.3f}" == f"{model.metadata['metrics']['test']['model']['ece']:.3f}"

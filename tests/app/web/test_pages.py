@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.tables import Notification, NotificationDelivery, ScoringRun
 from tests.app.seeding import seed
+from tests.app.web.chart_images import charts_in
 from tests.app.web.signing_in import csrf_of, sign_in
 from training.features import STATES
 from training.simulation import Simulation
@@ -128,7 +129,10 @@ def test_the_trend_adds_up_each_successful_runs_states_after_it(
     rows = [re.findall(r'class="num">(\d+)<', row) for row in table.split("<tr>")[2:]]
     assert rows == [["0", "0", "0", "5", "0"], ["0", "0", "5", "2", "0"]]
     assert "Fewer than two nightly runs in the last 30 days" in html
-    assert html.count('class="trend-line') == len(STATES)  # the 90 days' chart only
+    (ninety_days,) = charts_in(html)  # the 30 days have one run: no chart
+    assert [ninety_days.vertices(f"trend-{state}") for state in STATES] == [2] * len(STATES)
+    assert ninety_days.alt.startswith("Customers per state after each of 2 nightly runs")
+    assert "intent 5 to 0, deciding 2 to 5" in ninety_days.alt
 
 
 QUEUE_FILTERS: list[dict[str, Any]] = [
@@ -212,7 +216,9 @@ def test_the_customer_page_shows_the_score_action_reasons_and_history(
     for reason in result["reasons_for"] + result["reasons_against"]:
         assert reason["text"].replace("'", "&#39;") in html
     assert f"{result['probabilities'][result['state']]:.0%}" in html
-    assert '<svg viewBox="0 0 640 220" role="img"' in html
+    (history,) = charts_in(html)
+    assert history.markers(f"changes-{result['state']}") >= 1
+    assert history.alt.endswith(f" {result['state']}.")  # the last change is the state now
     missing = client.get("/app/customers/no-such-one")
     assert missing.status_code == 404
     assert "no customer &#39;no-such-one&#39;" in missing.text
