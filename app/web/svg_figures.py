@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 STATE_COLOURS = {
-    "potential": "#6b7280",
+    "potential": "#5b6270",
     "interested": "#1d6fb8",
     "intent": "#7c3aed",
     "deciding": "#b45309",
