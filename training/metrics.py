@@ -69,22 +69,39 @@ def reliability_bins(
     y_true: IntArray, proba: FloatArray, n_bins: int = 15
 ) -> list[dict[str, float]]:
     """Per confidence bin: mean confidence, accuracy and count (empty bins left out)."""
-    confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
+    return [
+        {"confidence": predicted, "accuracy": observed, "count": count}
+        for predicted, observed, count in _binned(proba.max(axis=1), correct, n_bins)
+    ]
+
+
+def _binned(
+    predicted: FloatArray, happened: npt.NDArray[np.bool_], n_bins: int
+) -> list[tuple[float, float, float]]:
+    """Per equal-width probability bin with customers: the mean probability, the share it
+    happened to, and the count. One binning for the top-label ECE and the per-state one, so
+    the two read alike."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-    bins = []
+    which = np.clip(np.digitize(predicted, edges[1:-1], right=True), 0, n_bins - 1)
+    found = []
     for b in range(n_bins):
         members = which == b
         if members.any():
-            bins.append(
-                {
-                    "confidence": float(confidence[members].mean()),
-                    "accuracy": float(correct[members].mean()),
-                    "count": float(members.sum()),
-                }
+            found.append(
+                (
+                    float(predicted[members].mean()),
+                    float(happened[members].mean()),
+                    float(members.sum()),
+                )
             )
-    return bins
+    return found
+
+
+def _gap(binned: list[tuple[float, float, float]]) -> float:
+    """Mean |probability - share it happened| over bins, weighted by their size."""
+    total = sum(count for _, _, count in binned)
+    return float(sum(count * abs(p - h) for p, h, count in binned) / total)
 
 
 MIN_BIN_CUSTOMERS = 20
@@ -101,9 +118,27 @@ def reliability_bins_shown(
 
 def expected_calibration_error(y_true: IntArray, proba: FloatArray, n_bins: int = 15) -> float:
     """Gap between top-label confidence and accuracy, averaged over bins by their size."""
-    bins = reliability_bins(y_true, proba, n_bins)
-    total = sum(b["count"] for b in bins)
-    return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / total)
+    return _gap(_binned(proba.max(axis=1), proba.argmax(axis=1) == y_true, n_bins))
+
+
+def state_calibration(
+    y_true: IntArray, proba: FloatArray, state: int, n_bins: int = 15
+) -> dict[str, float]:
+    """One state against the rest: the mean probability given to it, the share truly in it,
+    and its calibration error (the ECE's binning, over that state's probability).
+
+    The top-label ECE only looks at the most probable state, so a model that understates
+    `deciding` wherever `interested` wins goes unseen there; a seller reading "deciding 20%"
+    needs that state's own figure. JSON-serialisable; `support` counts customers truly in it.
+    """
+    predicted = proba[:, state]
+    truly = y_true == state
+    return {
+        "mean_predicted": float(predicted.mean()),
+        "observed_share": float(truly.mean()),
+        "calibration_error": _gap(_binned(predicted, truly, n_bins)),
+        "support": int(truly.sum()),
+    }
 
 
 def ranked_probability_score(y_true: IntArray, proba: FloatArray) -> float:

@@ -10,6 +10,7 @@ from training.metrics import (
     evaluate,
     expected_calibration_error,
     reliability_bins_shown,
+    state_calibration,
 )
 
 
@@ -59,3 +60,29 @@ def test_bins_shown_leave_out_bands_of_fewer_than_twenty_customers() -> None:
     proba = np.vstack([one_hot([0] * few, sure=0.5), one_hot([1] * many, sure=0.95)])
     [shown] = reliability_bins_shown(y, proba)
     assert shown == {"confidence": pytest.approx(0.95), "accuracy": 0.0, "count": float(many)}
+
+
+def test_state_calibration_compares_one_state_against_the_rest_by_hand() -> None:
+    # 25 truly deciding at 0.6 for deciding, 25 truly interested at 0.2 for deciding.
+    y = np.array([3] * 25 + [1] * 25)
+    proba = np.zeros((50, 5))
+    proba[:25, 3], proba[:25, 1] = 0.6, 0.4
+    proba[25:, 3], proba[25:, 1] = 0.2, 0.8
+    figures = state_calibration(y, proba, 3)
+    assert figures["mean_predicted"] == pytest.approx(0.4)
+    assert figures["observed_share"] == pytest.approx(0.5)
+    # Two bins: 0.6 where all are deciding (off by 0.4), 0.2 where none is (off by 0.2).
+    assert figures["calibration_error"] == pytest.approx((25 * 0.4 + 25 * 0.2) / 50)
+    assert figures["support"] == 25
+    never = state_calibration(y, proba, 4)  # loyal: never given, never true
+    assert (never["mean_predicted"], never["calibration_error"], never["support"]) == (0, 0, 0)
+
+
+def test_state_calibration_is_zero_when_each_bin_matches_its_share() -> None:
+    # At 0.25 for intent, one customer in four is truly intent; at 0.75, three in four.
+    y = np.array([2, 0, 0, 0, 2, 2, 2, 0])
+    proba = np.zeros((8, 5))
+    proba[:4, 2], proba[:4, 0] = 0.25, 0.75
+    proba[4:, 2], proba[4:, 0] = 0.75, 0.25
+    assert state_calibration(y, proba, 2)["calibration_error"] == pytest.approx(0.0)
+    assert state_calibration(y, proba, 0)["calibration_error"] == pytest.approx(0.0)
