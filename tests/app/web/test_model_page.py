@@ -3,17 +3,13 @@ monitoring report `GET /v1/models/current/monitoring` gives, number for number."
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
-from app.config import Settings
-from app.main import create_app
 from app.web.templating import NONE
 from tests.app.monitoring.helpers import constructed_truth, seed_changed
 from tests.app.seeding import seed
@@ -24,7 +20,6 @@ from training.features import STATES
 from training.fitting import label_codes
 from training.metrics import expected_calibration_error, reliability_bins
 from training.prediction import Predictor, predict_table
-from training.reliability import METADATA_KEY
 from training.simulation import Simulation
 from training.train import TrainResult
 
@@ -98,14 +93,6 @@ def test_the_page_shows_the_monitoring_report_the_api_gives(
         assert reason in text
 
 
-def _without_stored_calibration(registry_dir: Path, version: str) -> None:
-    """Make `version` a model trained before training stored its test calibration."""
-    path = registry_dir / version / "metadata.json"
-    metadata = json.loads(path.read_text())
-    del metadata[METADATA_KEY]
-    path.write_text(json.dumps(metadata))
-
-
 def _assert_calibration_from_test_set(html: str, registry_dir: Path, version: str) -> None:
     """The page's calibration table, chart and ECE are `reliability_bins` on the test set."""
     model = load_model(registry_dir / version)
@@ -146,16 +133,13 @@ def test_the_page_reads_the_calibration_training_stored(
 
 
 def test_a_model_trained_before_the_stored_calibration_still_gets_its_diagram(
-    settings: Settings,
+    older_model_client: TestClient,
     score_key: dict[str, str],
     registry_dir: Path,
     trained: TrainResult,
-    db: Session,  # noqa: ARG001
 ) -> None:
-    _without_stored_calibration(registry_dir, trained.version)
-    with TestClient(create_app(settings)) as client:
-        sign_in(client, score_key)
-        html = client.get("/app/models").text
+    sign_in(older_model_client, score_key)
+    html = older_model_client.get("/app/models").text
     _assert_calibration_from_test_set(html, registry_dir, trained.version)
 
 
@@ -188,17 +172,14 @@ def test_a_model_without_a_drift_reference_says_drift_cannot_be_measured(
 
 
 def test_a_damaged_test_set_leaves_a_note_instead_of_the_calibration(
-    settings: Settings,
+    older_model_client: TestClient,  # a newer one's page would not read its test set
     score_key: dict[str, str],
     registry_dir: Path,
     trained: TrainResult,
-    db: Session,  # noqa: ARG001
 ) -> None:
-    _without_stored_calibration(registry_dir, trained.version)  # else its test set is not read
     (registry_dir / trained.version / "test_set.parquet").write_bytes(b"not parquet at all")
-    with TestClient(create_app(settings)) as client:
-        sign_in(client, score_key)
-        response = client.get("/app/models")
+    sign_in(older_model_client, score_key)
+    response = older_model_client.get("/app/models")
     assert response.status_code == 200
     text = unescape(response.text)
     assert 'id="calibration"' not in text
