@@ -72,36 +72,47 @@ def reliability_bins(
     correct = proba.argmax(axis=1) == y_true
     return [
         {"confidence": predicted, "accuracy": observed, "count": count}
-        for predicted, observed, count in _binned(proba.max(axis=1), correct, n_bins)
+        for predicted, observed, count, _ in _binned(proba.max(axis=1), correct, n_bins)
     ]
 
 
 def _binned(
     predicted: FloatArray, happened: npt.NDArray[np.bool_], n_bins: int
-) -> list[tuple[float, float, float]]:
+) -> list[tuple[float, float, float, float]]:
     """Per equal-width probability bin with customers: the mean probability, the share it
-    happened to, and the count. One binning for the top-label ECE and the per-state one, so
-    the two read alike."""
+    happened to, the count, and the sum of p(1 - p) (the variance of how many it happens to,
+    were the probabilities exact). One binning for the top-label ECE and the per-state one,
+    so the two read alike."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(predicted, edges[1:-1], right=True), 0, n_bins - 1)
     found = []
     for b in range(n_bins):
         members = which == b
         if members.any():
+            p = predicted[members]
             found.append(
                 (
-                    float(predicted[members].mean()),
+                    float(p.mean()),
                     float(happened[members].mean()),
                     float(members.sum()),
+                    float((p * (1.0 - p)).sum()),
                 )
             )
     return found
 
 
-def _gap(binned: list[tuple[float, float, float]]) -> float:
+def _gap(binned: list[tuple[float, float, float, float]]) -> float:
     """Mean |probability - share it happened| over bins, weighted by their size."""
-    total = sum(count for _, _, count in binned)
-    return float(sum(count * abs(p - h) for p, h, count in binned) / total)
+    total = sum(count for _, _, count, _ in binned)
+    return float(sum(count * abs(p - h) for p, h, count, _ in binned) / total)
+
+
+def _chance_gap(binned: list[tuple[float, float, float, float]]) -> float:
+    """The `_gap` exact probabilities would show on average, by the luck of which customers
+    it happened to: per bin, the mean absolute deviation of a share whose count has variance
+    sum p(1 - p), taken as normal (sqrt(2 / pi) standard deviations)."""
+    total = sum(count for _, _, count, _ in binned)
+    return float(sum(np.sqrt(2.0 / np.pi * variance) for *_, variance in binned) / total)
 
 
 MIN_BIN_CUSTOMERS = 20
@@ -125,18 +136,23 @@ def state_calibration(
     y_true: IntArray, proba: FloatArray, state: int, n_bins: int = 15
 ) -> dict[str, float]:
     """One state against the rest: the mean probability given to it, the share truly in it,
-    and its calibration error (the ECE's binning, over that state's probability).
+    its calibration error (the ECE's binning, over that state's probability), and the error
+    chance alone would give on these customers were the probabilities exact.
 
     The top-label ECE only looks at the most probable state, so a model that understates
     `deciding` wherever `interested` wins goes unseen there; a seller reading "deciding 20%"
-    needs that state's own figure. JSON-serialisable; `support` counts customers truly in it.
+    needs that state's own figure. A binned error never falls to 0 on a sample: on a few dozen
+    customers exact probabilities still show 10 points or more, hence `chance_error` beside
+    it. JSON-serialisable; `support` counts customers truly in it.
     """
     predicted = proba[:, state]
     truly = y_true == state
+    binned = _binned(predicted, truly, n_bins)
     return {
         "mean_predicted": float(predicted.mean()),
         "observed_share": float(truly.mean()),
-        "calibration_error": _gap(_binned(predicted, truly, n_bins)),
+        "calibration_error": _gap(binned),
+        "chance_error": _chance_gap(binned),
         "support": int(truly.sum()),
     }
 

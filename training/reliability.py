@@ -35,6 +35,8 @@ class StateCalibration:
     mean_predicted: float
     observed_share: float
     calibration_error: float
+    chance_error: float
+    """What `calibration_error` would be on average, by chance, were the percentages exact."""
     support: int
 
 
@@ -91,5 +93,6 @@ def _state(entry: Mapping[str, Any]) -> StateCalibration:
         mean_predicted=float(entry["mean_predicted"]),
         observed_share=float(entry["observed_share"]),
         calibration_error=float(entry["calibration_error"]),
+        chance_error=float(entry["chance_error"]),
         support=int(entry["support"]),
     )

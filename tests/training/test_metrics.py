@@ -86,3 +86,17 @@ def test_state_calibration_is_zero_when_each_bin_matches_its_share() -> None:
     proba[4:, 2], proba[4:, 0] = 0.75, 0.25
     assert state_calibration(y, proba, 2)["calibration_error"] == pytest.approx(0.0)
     assert state_calibration(y, proba, 0)["calibration_error"] == pytest.approx(0.0)
+
+
+def test_chance_error_is_what_exact_probabilities_show_on_average() -> None:
+    rng = np.random.default_rng(7)
+    proba = rng.dirichlet(np.ones(5), size=200)
+    errors = []
+    for _ in range(300):
+        # Each customer's true state drawn from its own probabilities: exact by construction.
+        y = (rng.random((200, 1)) > np.cumsum(proba, axis=1)).sum(axis=1).clip(0, 4)
+        errors.append(state_calibration(y, proba, 2)["calibration_error"])
+    nobody = np.zeros(200, dtype=np.int64)  # chance depends on the probabilities alone
+    chance = state_calibration(nobody, proba, 2)["chance_error"]
+    assert chance > 0.03  # 200 customers: far from 0 though every probability is exact
+    assert np.mean(errors) == pytest.approx(chance, rel=0.1)
