@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -85,12 +86,38 @@ def test_the_page_shows_the_monitoring_report_the_api_gives(
         assert live[f"precision:{state}"] == _share(figures["precision"])
         assert live[f"recall:{state}"] == _share(figures["recall"])
         assert live[f"support:{state}"] == str(figures["support"])
+    _assert_live_calibration(html, api["live_quality"])
 
     text = unescape(html)
     assert api["retrain"]["advised"] is True
     assert "Retrain: yes." in text
     for reason in api["retrain"]["because"]:
         assert reason in text
+
+
+def _assert_live_calibration(html: str, live: dict[str, Any]) -> None:
+    """The page's per-state calibration table is the API's, and so is each verdict."""
+    cells = _cells(unescape(html), "calibration")
+    tested = live["compared_with_test"]["calibration_test"]
+    judged = 0
+    for state, figures in live["calibration"].items():
+        assert cells[f"test:{state}"] == f"{100 * tested[state]['calibration_error']:.1f} points"
+        if figures["calibration_error"] is None:
+            assert cells[state] == (
+                f"Too few to tell: {figures['support']} truly {state}, "
+                f"{figures['expected']:.0f} by its percentages "
+                f"({live['calibration_minimum']} needed)"
+            )
+            assert cells[f"verdict:{state}"] == NONE
+            continue
+        judged += 1
+        assert cells[f"shown:{state}"] == _share(figures["mean_predicted"])
+        assert cells[f"truly:{state}"] == _share(figures["observed_share"])
+        assert cells[f"error:{state}"] == f"{100 * figures['calibration_error']:.1f} points"
+        assert cells[f"chance:{state}"] == f"{100 * figures['chance_error']:.1f} points"
+        verdict = "drifted from reality" if figures["drifted"] else "no drift"
+        assert cells[f"verdict:{state}"] == verdict
+    assert judged, "some state should have enough labelled customers to judge"
 
 
 def _assert_calibration_from_test_set(html: str, registry_dir: Path, version: str) -> None:
