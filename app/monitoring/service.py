@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.metrics import Metrics
 from app.monitoring import live_inputs, quality
 from app.monitoring.cache import TtlCache
 from app.monitoring.schemas import (
@@ -249,16 +248,14 @@ def current_report(
     sessions: sessionmaker[Session],
     model: LoadedModel,
     cache: TtlCache[MonitoringRead],
-    metrics: Metrics,
     *,
     window_days: int = DEFAULT_QUALITY_DAYS,
 ) -> MonitoringRead:
-    """The report for the served model, reused while fresh; each new one sets the gauges."""
+    """The report for the served model, reused while fresh (the API, the model page and the
+    Prometheus scrape share it)."""
 
     def compute() -> MonitoringRead:
         with sessions() as session:
-            report = monitor(session, model, now=datetime.now(UTC), window_days=window_days)
-        metrics.show_monitoring(report)
-        return report
+            return monitor(session, model, now=datetime.now(UTC), window_days=window_days)
 
     return cache.get_or_compute((model.version, model.checksum, window_days), compute)
