@@ -85,20 +85,16 @@ def _binned(
     so the two read alike."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(predicted, edges[1:-1], right=True), 0, n_bins - 1)
-    found = []
-    for b in range(n_bins):
-        members = which == b
-        if members.any():
-            p = predicted[members]
-            found.append(
-                (
-                    float(p.mean()),
-                    float(happened[members].mean()),
-                    float(members.sum()),
-                    float((p * (1.0 - p)).sum()),
-                )
-            )
-    return found
+    counts = np.bincount(which, minlength=n_bins)
+    sums = [
+        np.bincount(which, weights=w, minlength=n_bins)
+        for w in (predicted, happened.astype(np.float64), predicted * (1.0 - predicted))
+    ]
+    return [
+        (float(sums[0][b] / n), float(sums[1][b] / n), float(n), float(sums[2][b]))
+        for b, n in enumerate(counts.tolist())
+        if n
+    ]
 
 
 def _gap(binned: list[tuple[float, float, float, float]]) -> float:
