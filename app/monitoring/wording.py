@@ -130,8 +130,8 @@ def _percentages(live: LiveQuality) -> list[str]:
                 f"{test.observed_share:.0%}"
             )
         if abs(shown - truly) >= live.calibration_gap:
-            lean = "more" if shown > truly else "less"
-            drifted.append(f"{state}: it says {state} {lean} often than it is ({against})")
+            lean = "high" if shown > truly else "low"
+            drifted.append(f"{state}: its percentages are too {lean} ({against})")
         else:
             drifted.append(f"{state}: right on average ({against}) but off customer by customer")
     if drifted:

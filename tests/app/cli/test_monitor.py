@@ -82,8 +82,8 @@ def test_monitor_names_the_states_whose_percentages_drifted_from_reality(
         if state not in drifted:
             assert f"{state}: " not in verdict
         elif abs(shown - truly) >= figures_gap:
-            lean = "more" if shown > truly else "less"
-            assert f"{state}: it says {state} {lean} often than it is ({shown:.0%}" in verdict
+            lean = "high" if shown > truly else "low"
+            assert f"{state}: its percentages are too {lean} ({shown:.0%}" in verdict
         else:
             assert f"{state}: right on average ({shown:.0%} against {truly:.0%}" in verdict
     assert lines[-1].startswith("Retrain: ")
