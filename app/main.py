@@ -20,6 +20,8 @@ from app.middleware import BodyLimit, Timing
 from app.models_api.router import router as models_router
 from app.monitoring.cache import TtlCache
 from app.monitoring.router import router as monitoring_router
+from app.monitoring.schemas import MonitoringRead
+from app.monitoring.service import current_report
 from app.nightly.router import router as runs_router
 from app.notifications.router import router as outbox_router
 from app.openapi import install_openapi
@@ -59,6 +61,14 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     )
 
 
+def _served_report(runtime: Runtime) -> MonitoringRead | None:
+    """The monitoring report a scrape shows: the served model's, from the shared cache."""
+    serving = runtime.serving
+    if not serving.loaded:
+        return None
+    return current_report(runtime.sessions, serving.model, runtime.monitoring)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Create the app; the runtime is built in the lifespan, never at import."""
     chosen = settings or get_settings()
@@ -69,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = build_runtime(chosen, metrics)
         app.state.runtime = runtime  # for code outside a request
         metrics.watch_database(runtime.sessions)
+        metrics.watch_monitoring(lambda: _served_report(runtime))
         runtime.follower.start()
         heap.settle()
         try:

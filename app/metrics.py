@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.monitoring.gauges import MonitoringCollector
 from app.monitoring.schemas import MonitoringRead
 from app.tables import NotificationDelivery, ScoringRun
 
@@ -83,7 +84,6 @@ class Metrics:
             ["source", "outcome"],
             registry=self.registry,
         )
-        self._monitoring_gauges()
         # Facts of this process and of the database, read at scrape time, never stored.
         self.live = CollectorRegistry()
         ProcessCollector(registry=self.live)
@@ -101,61 +101,13 @@ class Metrics:
         self.model_info.labels(version=version).set(1)
         self._serving = version
 
-    def _monitoring_gauges(self) -> None:
-        """Gauges of the last monitoring report; `mostrecent` so workers do not add up."""
-
-        def gauge(name: str, text: str, labels: list[str]) -> Gauge:
-            return Gauge(name, text, labels, registry=self.registry, multiprocess_mode="mostrecent")
-
-        self.feature_psi = gauge(
-            "dealnode_feature_psi",
-            "PSI of a model input against training, at the last monitoring report",
-            ["feature", "window_days"],
-        )
-        self.predicted_state_share = gauge(
-            "dealnode_predicted_state_share",
-            "Share of a predicted state among customers scored in the window (last report)",
-            ["state", "window_days"],
-        )
-        self.live_recall = gauge(
-            "dealnode_live_recall", "Live recall of a state (last monitoring report)", ["state"]
-        )
-        self.live_precision = gauge(
-            "dealnode_live_precision",
-            "Live precision of a state (last monitoring report)",
-            ["state"],
-        )
-        self.live_ece = gauge(
-            "dealnode_live_ece", "Live expected calibration error (last monitoring report)", []
-        )
-
-    def show_monitoring(self, report: MonitoringRead) -> None:
-        """Set the monitoring gauges from a report: a scrape shows the last one computed.
-
-        Cleared first, so a figure the new report lacks (another model's inputs, a state
-        with no labels left) is not shown stale.
-        """
-        for gauge in (self.feature_psi, self.predicted_state_share, self.live_recall):
-            gauge.clear()
-        self.live_precision.clear()
-        for window_days, window in report.windows.items():
-            for feature in window.features:
-                if feature.psi is not None:  # no customer of the window had a value
-                    self.feature_psi.labels(feature.name, window_days).set(feature.psi)
-            for state, share in window.state_mix.items():
-                self.predicted_state_share.labels(state, window_days).set(share)
-        live = report.live_quality
-        for state, figures in live.per_state.items():
-            if figures.recall is not None:
-                self.live_recall.labels(state).set(figures.recall)
-            if figures.precision is not None:
-                self.live_precision.labels(state).set(figures.precision)
-        if live.ece is not None:
-            self.live_ece.set(live.ece)
-
     def watch_database(self, sessions: Callable[[], Session]) -> None:
         """Report the outbox and the nightly run, read from the database at each scrape."""
         self.live.register(DatabaseCollector(sessions))
+
+    def watch_monitoring(self, report: Callable[[], MonitoringRead | None]) -> None:
+        """Report the served model's monitoring report (`report`, cached) at each scrape."""
+        self.live.register(MonitoringCollector(report))
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's counts when there are several."""

@@ -27,6 +27,8 @@ from training.decision import DecisionRule
 from training.design import FeatureLayout
 from training.errors import ModelError
 from training.features import RAW_INPUTS, STATES, feature_set_hash, to_utc
+from training.reliability import METADATA_KEY as RELIABILITY_KEY
+from training.reliability import Reliability
 from training.segments import SegmentFamily, SegmentPart
 from training.table import CustomerTable
 
@@ -67,6 +69,9 @@ class LoadedModel:
     """None for a model trained on data without the at-risk label."""
     segments: SegmentFamily | None = None
     """The segment models used (`train --segment-by`); None: the global model scores all."""
+    reliability: Reliability | None = None
+    """Its calibration on its test customers, measured at training; None for a model trained
+    before training stored it (`training/reliability.py`)."""
 
     @property
     def checksum(self) -> str:
@@ -195,7 +200,22 @@ def load_model(path: Path) -> LoadedModel:
         decision=decision,
         at_risk=_load_at_risk(path, metadata, len(layout.columns)),
         segments=_load_segments(path, metadata, len(layout.columns)),
+        reliability=_load_reliability(path, metadata),
     )
+
+
+def _load_reliability(path: Path, metadata: dict[str, Any]) -> Reliability | None:
+    """The test calibration when the metadata records it; a damaged block refuses the model
+    like any other damaged part of its metadata."""
+    entry = metadata.get(RELIABILITY_KEY)
+    if entry is None:
+        return None
+    try:
+        return Reliability.from_json(entry)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"model {path.name}: metadata.json's {RELIABILITY_KEY}: bad or missing {exc}"
+        ) from None
 
 
 def _load_at_risk(path: Path, metadata: dict[str, Any], n_features: int) -> AtRiskPart | None:

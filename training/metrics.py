@@ -69,22 +69,51 @@ def reliability_bins(
     y_true: IntArray, proba: FloatArray, n_bins: int = 15
 ) -> list[dict[str, float]]:
     """Per confidence bin: mean confidence, accuracy and count (empty bins left out)."""
-    confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
+    return [
+        {"confidence": predicted, "accuracy": observed, "count": count}
+        for predicted, observed, count, _ in _binned(proba.max(axis=1), correct, n_bins)
+    ]
+
+
+def _binned(
+    predicted: FloatArray, happened: npt.NDArray[np.bool_], n_bins: int
+) -> list[tuple[float, float, float, float]]:
+    """Per equal-width probability bin with customers: the mean probability, the share it
+    happened to, the count, and the sum of p(1 - p) (the variance of how many it happens to,
+    were the probabilities exact). One binning for the top-label ECE and the per-state one,
+    so the two read alike."""
+    which = _bin_of(predicted, n_bins)
+    counts = np.bincount(which, minlength=n_bins)
+    sums = [
+        np.bincount(which, weights=w, minlength=n_bins)
+        for w in (predicted, happened.astype(np.float64), predicted * (1.0 - predicted))
+    ]
+    return [
+        (float(sums[0][b] / n), float(sums[1][b] / n), float(n), float(sums[2][b]))
+        for b, n in enumerate(counts.tolist())
+        if n
+    ]
+
+
+def _bin_of(predicted: FloatArray, n_bins: int) -> npt.NDArray[np.intp]:
+    """Each probability's equal-width bin, 0 to `n_bins` - 1 (a bin holds its upper edge)."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-    bins = []
-    for b in range(n_bins):
-        members = which == b
-        if members.any():
-            bins.append(
-                {
-                    "confidence": float(confidence[members].mean()),
-                    "accuracy": float(correct[members].mean()),
-                    "count": float(members.sum()),
-                }
-            )
-    return bins
+    return np.clip(np.digitize(predicted, edges[1:-1], right=True), 0, n_bins - 1)
+
+
+def _gap(binned: list[tuple[float, float, float, float]]) -> float:
+    """Mean |probability - share it happened| over bins, weighted by their size."""
+    total = sum(count for _, _, count, _ in binned)
+    return float(sum(count * abs(p - h) for p, h, count, _ in binned) / total)
+
+
+def _chance_gap(binned: list[tuple[float, float, float, float]]) -> float:
+    """The `_gap` exact probabilities would show on average, by the luck of which customers
+    it happened to: per bin, the mean absolute deviation of a share whose count has variance
+    sum p(1 - p), taken as normal (sqrt(2 / pi) standard deviations)."""
+    total = sum(count for _, _, count, _ in binned)
+    return float(sum(np.sqrt(2.0 / np.pi * variance) for *_, variance in binned) / total)
 
 
 MIN_BIN_CUSTOMERS = 20
@@ -101,9 +130,32 @@ def reliability_bins_shown(
 
 def expected_calibration_error(y_true: IntArray, proba: FloatArray, n_bins: int = 15) -> float:
     """Gap between top-label confidence and accuracy, averaged over bins by their size."""
-    bins = reliability_bins(y_true, proba, n_bins)
-    total = sum(b["count"] for b in bins)
-    return float(sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / total)
+    return _gap(_binned(proba.max(axis=1), proba.argmax(axis=1) == y_true, n_bins))
+
+
+def state_calibration(
+    y_true: IntArray, proba: FloatArray, state: int, n_bins: int = 15
+) -> dict[str, float]:
+    """One state against the rest: the mean probability given to it, the share truly in it,
+    its calibration error (the ECE's binning, over that state's probability), and the error
+    chance alone would give on these customers were the probabilities exact.
+
+    The top-label ECE only looks at the most probable state, so a model that understates
+    `deciding` wherever `interested` wins goes unseen there; a seller reading "deciding 20%"
+    needs that state's own figure. A binned error never falls to 0 on a sample: on a few dozen
+    customers exact probabilities still show 10 points or more, hence `chance_error` beside
+    it. JSON-serialisable; `support` counts customers truly in it.
+    """
+    predicted = proba[:, state]
+    truly = y_true == state
+    binned = _binned(predicted, truly, n_bins)
+    return {
+        "mean_predicted": float(predicted.mean()),
+        "observed_share": float(truly.mean()),
+        "calibration_error": _gap(binned),
+        "chance_error": _chance_gap(binned),
+        "support": int(truly.sum()),
+    }
 
 
 CHANCE_DRAWS = 200
@@ -116,7 +168,9 @@ def chance_ece(
     """The ECE a perfectly calibrated model shows on this many customers by chance alone.
 
     An ECE measured on a few hundred customers is mostly sampling noise: a bin of 50 customers
-    at 70% confidence is right 70% of the time only on average. Drawing each customer's
+    at 70% confidence is right 70% of the time only on average. `state_calibration`'s
+    `chance_error` gives the mean of that noise in closed form; the test set's verdict needs
+    its 95th percentile too, hence draws. Drawing each customer's
     outcome from the model's own confidence (right with probability its top probability, as
     calibrated percentages promise) gives the ECE such a model would show here; a measured ECE
     inside that range cannot tell the model from a perfectly calibrated one.
@@ -124,10 +178,8 @@ def chance_ece(
     Returns the median and the 95th percentile over `draws` test sets.
     """
     confidence = proba.max(axis=1)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
     members = np.zeros((len(confidence), n_bins))
-    members[np.arange(len(confidence)), which] = 1.0
+    members[np.arange(len(confidence)), _bin_of(confidence, n_bins)] = 1.0
     right = (np.random.default_rng(seed).random((draws, len(confidence))) < confidence).astype(
         np.float64
     )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from training import artifacts, at_risk, registry, segment_fitting
+from training import artifacts, at_risk, registry, reliability, segment_fitting
 from training.baselines import fit_baselines
 from training.dataset import load_customers
 from training.decision import DecisionRule, fit_weights, load_costs
@@ -29,6 +29,7 @@ from training.fitting import SplitMethod, label_codes, split_customers
 from training.formulation import choose_and_fit
 from training.mapping import Mapping, load_mapping
 from training.metrics import chance_ece, evaluate
+from training.reliability import reliability_of
 from training.report import write_report
 
 if TYPE_CHECKING:
@@ -229,6 +230,7 @@ def train(config: TrainConfig) -> TrainResult:
                     },
                     "validation": {"model": validation},
                 },
+                reliability.METADATA_KEY: reliability_of(y_test, proba_test).to_json(),
                 "feature_importance_gain": {k: float(v) for k, v in importance.items()},
                 "monitoring_reference": reference_of(
                     x_train.to_numpy(np.float64), shown_val, layout

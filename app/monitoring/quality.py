@@ -19,9 +19,14 @@ from sqlalchemy.orm import Session
 
 from app.tables import CustomerScore, ObservedState
 from training.features import STATES
-from training.metrics import expected_calibration_error
+from training.metrics import FloatArray, IntArray, expected_calibration_error, state_calibration
 
 IDS_PER_QUERY = 500
+MIN_STATE_CUSTOMERS = 20
+"""A state's live calibration is measured once this many labelled customers are truly in it,
+or the model's percentages for it add up to this many (so a state it keeps predicting that
+never turns up is still judged); below, a handful of customers would set the figure. The same
+count as the smallest confidence bin the reliability diagram shows."""
 _INDEX = {s: i for i, s in enumerate(STATES)}
 
 
@@ -65,13 +70,15 @@ def labelled_since(session: Session, since: datetime, *, limit: int) -> Labelled
 
 
 def quality_of(labelled: Labelled) -> dict[str, Any]:
-    """Per-state precision, recall and support, their macro recall, and the ECE.
+    """Per-state precision, recall and support, their macro recall, the ECE, and each state's
+    calibration against the rest.
 
     A precision or recall with nothing to divide by is None, not 0: "never predicted" is
     not "always wrong". Macro recall averages the states that occur among the labels.
     """
     truth = np.asarray(labelled.truth, dtype=np.int64)
     predicted = np.asarray(labelled.predicted, dtype=np.int64)
+    proba = np.asarray(labelled.probabilities, dtype=np.float64).reshape(-1, len(STATES))
     per_state: dict[str, dict[str, Any]] = {}
     for i, state in enumerate(STATES):
         hits = int(np.sum((truth == i) & (predicted == i)))
@@ -85,12 +92,29 @@ def quality_of(labelled: Labelled) -> dict[str, Any]:
     recalls = [v["recall"] for v in per_state.values() if v["recall"] is not None]
     ece = None
     if len(truth):
-        ece = expected_calibration_error(truth, np.asarray(labelled.probabilities))
+        ece = expected_calibration_error(truth, proba)
     return {
         "per_state": per_state,
         "macro_recall": float(np.mean(recalls)) if recalls else None,
         "ece": ece,
+        "calibration": {s: _calibration(truth, proba, i) for i, s in enumerate(STATES)},
     }
+
+
+def _calibration(truth: IntArray, proba: FloatArray, state: int) -> dict[str, Any]:
+    """One state's calibration, or only its counts when they are too few to judge by."""
+    support = int(np.sum(truth == state))
+    expected = float(proba[:, state].sum())
+    if max(support, expected) < MIN_STATE_CUSTOMERS:
+        return {
+            "support": support,
+            "expected": expected,
+            "mean_predicted": None,
+            "observed_share": None,
+            "calibration_error": None,
+            "chance_error": None,
+        }
+    return {**state_calibration(truth, proba, state), "expected": expected}
 
 
 def _history(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import MetricsDep, MonitoringCacheDep, ScoreKey, ServingDep, SessionmakerDep
+from app.deps import MonitoringCacheDep, ScoreKey, ServingDep, SessionmakerDep
 from app.monitoring import service
 from app.monitoring.schemas import MonitoringRead
 
@@ -18,7 +18,6 @@ def monitoring(
     serving: ServingDep,
     sessions: SessionmakerDep,
     cache: MonitoringCacheDep,
-    metrics: MetricsDep,
     _: ScoreKey,
     window_days: Annotated[
         int, Query(ge=1, le=365, description="Days of observed true states for live quality.")
@@ -27,6 +26,7 @@ def monitoring(
     """Input drift (PSI per input over 7 and 30 days), the predicted state mix against
     training, live quality against observed true states, and whether to retrain.
 
-    Reports are reused for `DEALNODE_MONITORING_TTL_SECONDS` (default 300); each new one
-    also sets the `dealnode_feature_psi` and `dealnode_live_*` gauges of `/metrics`."""
-    return service.current_report(sessions, serving.model, cache, metrics, window_days=window_days)
+    Reports are reused for `DEALNODE_MONITORING_TTL_SECONDS` (default 300). `/metrics` shows
+    the default window's report of the served model as gauges (`dealnode_feature_psi`,
+    `dealnode_live_*`), from the same cache."""
+    return service.current_report(sessions, serving.model, cache, window_days=window_days)

@@ -49,6 +49,47 @@ class StateQuality(BaseModel):
     support: int = Field(description="Labelled customers truly in this state.")
 
 
+class StateCalibration(BaseModel):
+    """One state against the rest, over the labelled customers: do its percentages match how
+    often customers truly are in it? Null figures: too few customers to judge."""
+
+    support: int = Field(description="Labelled customers truly in this state.")
+    expected: float = Field(
+        description="Customers the model's percentages for this state add up to; the figures "
+        "are given once this or `support` reaches `calibration_minimum`."
+    )
+    mean_predicted: float | None = Field(
+        description="Mean probability given to this state over the labelled customers."
+    )
+    observed_share: float | None = Field(
+        description="Share of the labelled customers truly in this state."
+    )
+    calibration_error: float | None = Field(
+        description="One-vs-rest expected calibration error: the state's probability cut into "
+        "15 equal-width bins (the training report's binning), the gap between each bin's mean "
+        "probability and its share truly in the state, averaged by bin size."
+    )
+    chance_error: float | None = Field(
+        description="The calibration error exact percentages would show on these customers, "
+        "on average, by chance alone: large on few customers."
+    )
+    drifted: bool = Field(
+        description="With `minimum` labelled customers: the calibration error beyond chance "
+        "exceeds the test split's (beyond its chance) by more than `calibration_gap` and by "
+        "more than `chance_error`; for a model without test figures, the test's counts as 0."
+    )
+
+
+class StateCalibrationOnTest(BaseModel):
+    """One state's calibration on the model's test customers, measured at training."""
+
+    mean_predicted: float
+    observed_share: float
+    calibration_error: float
+    chance_error: float
+    support: int
+
+
 class ComparedWithTest(BaseModel):
     """The same figures on the model's held-out test split, from its metadata."""
 
@@ -58,6 +99,9 @@ class ComparedWithTest(BaseModel):
     macro_recall_live: float | None
     ece_test: float | None
     recall_test: dict[str, float]
+    calibration_test: dict[str, StateCalibrationOnTest] = Field(
+        description="Per state; empty for a model trained before training stored it."
+    )
 
 
 class LiveQuality(BaseModel):
@@ -71,6 +115,17 @@ class LiveQuality(BaseModel):
     per_state: dict[str, StateQuality]
     macro_recall: float | None
     ece: float | None = Field(description="Expected calibration error of the probabilities.")
+    calibration: dict[str, StateCalibration] = Field(
+        description="Per state: its mean probability against the share truly in it."
+    )
+    calibration_minimum: int = Field(
+        description="Customers truly in a state, or expected in it, before its calibration "
+        "is measured."
+    )
+    calibration_gap: float = Field(
+        description="How far a state's calibration error beyond chance must exceed the test "
+        "split's before it is called drift."
+    )
     compared_with_test: ComparedWithTest
 
 

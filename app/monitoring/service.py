@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.metrics import Metrics
 from app.monitoring import live_inputs, quality
 from app.monitoring.cache import TtlCache
 from app.monitoring.schemas import (
@@ -23,6 +22,8 @@ from app.monitoring.schemas import (
     LiveQuality,
     MonitoringRead,
     Retrain,
+    StateCalibration,
+    StateCalibrationOnTest,
     StateQuality,
     WindowRead,
 )
@@ -39,6 +40,9 @@ MIN_LABELLED = 50
 """Below this many labelled customers, live figures are shown but not concluded from."""
 RECALL_DROP = 0.10
 """Live macro recall this far below the test split's means the model got worse."""
+CALIBRATION_GAP = 0.05
+"""A state's live calibration error, beyond what chance gives, this far above its test one
+(five percentage points, on average): its percentages have moved away from reality."""
 DEFAULT_QUALITY_DAYS = 30
 
 
@@ -61,7 +65,7 @@ def monitor(
     labelled = quality.labelled_since(
         session, now - timedelta(days=window_days), limit=sample_limit
     )
-    live = _live_quality(window_days, labelled, model.metadata)
+    live = _live_quality(window_days, labelled, model)
     note = None
     if reference is None:
         note = (
@@ -183,49 +187,75 @@ def _window(
     )
 
 
-def _live_quality(
-    window_days: int, labelled: quality.Labelled, metadata: dict[str, Any]
-) -> LiveQuality:
+def _live_quality(window_days: int, labelled: quality.Labelled, model: LoadedModel) -> LiveQuality:
     figures = quality.quality_of(labelled)
-    test = metadata.get("metrics", {}).get("test", {}).get("model", {})
+    test = model.metadata.get("metrics", {}).get("test", {}).get("model", {})
     recall_test = {
         s: float(v["recall"]) for s, v in test.get("per_state", {}).items() if "recall" in v
     }
     present = [s for s, v in figures["per_state"].items() if v["support"]]
     tested = [recall_test[s] for s in present if s in recall_test]
     macro_test = float(np.mean(tested)) if tested and len(tested) == len(present) else None
+    calibration_test = {
+        s: StateCalibrationOnTest(**vars(v))
+        for s, v in (model.reliability.per_state.items() if model.reliability else ())
+    }
+    enough = len(labelled.truth) >= MIN_LABELLED
     return LiveQuality(
         window_days=window_days,
         labelled=len(labelled.truth),
         unscored=labelled.unscored,
         minimum=MIN_LABELLED,
-        enough=len(labelled.truth) >= MIN_LABELLED,
+        enough=enough,
         per_state={s: StateQuality(**v) for s, v in figures["per_state"].items()},
         macro_recall=figures["macro_recall"],
         ece=figures["ece"],
+        calibration={
+            s: StateCalibration(
+                **v, drifted=enough and percentages_drifted(v, calibration_test.get(s))
+            )
+            for s, v in figures["calibration"].items()
+        },
+        calibration_minimum=quality.MIN_STATE_CUSTOMERS,
+        calibration_gap=CALIBRATION_GAP,
         compared_with_test=ComparedWithTest(
             macro_recall_test=macro_test,
             macro_recall_live=figures["macro_recall"],
             ece_test=test.get("ece"),
             recall_test=recall_test,
+            calibration_test=calibration_test,
         ),
     )
+
+
+def percentages_drifted(live: dict[str, Any], test: StateCalibrationOnTest | None) -> bool:
+    """Whether a state's live percentages have moved away from reality.
+
+    A binned error is never 0 on a sample (exact percentages show about `chance_error`), and
+    its spread by chance grows with that figure, so what counts is the error beyond chance,
+    against the test customers' beyond theirs (0 for a model without test figures), and it
+    must exceed both `CALIBRATION_GAP` and `chance_error`: on a window of a few dozen labels,
+    chance alone moves the error by several points.
+    """
+    error, chance = live["calibration_error"], live["chance_error"]
+    if error is None or chance is None:
+        return False
+    baseline = 0.0 if test is None else max(test.calibration_error - test.chance_error, 0.0)
+    return bool(error - chance - baseline > max(CALIBRATION_GAP, chance))
 
 
 def current_report(
     sessions: sessionmaker[Session],
     model: LoadedModel,
     cache: TtlCache[MonitoringRead],
-    metrics: Metrics,
     *,
     window_days: int = DEFAULT_QUALITY_DAYS,
 ) -> MonitoringRead:
-    """The report for the served model, reused while fresh; each new one sets the gauges."""
+    """The report for the served model, reused while fresh (the API, the model page and the
+    Prometheus scrape share it)."""
 
     def compute() -> MonitoringRead:
         with sessions() as session:
-            report = monitor(session, model, now=datetime.now(UTC), window_days=window_days)
-        metrics.show_monitoring(report)
-        return report
+            return monitor(session, model, now=datetime.now(UTC), window_days=window_days)
 
     return cache.get_or_compute((model.version, model.checksum, window_days), compute)

@@ -88,9 +88,66 @@ def _live(live: LiveQuality) -> list[str]:
     if live.ece is not None:
         against = "" if test.ece_test is None else f" (test {test.ece_test:.3f})"
         lines.append(f"  Calibration error {live.ece:.3f}{against}.")
+    lines += _percentages(live)
     if not live.enough:
         lines.append(f"  Too few to conclude: {live.minimum} labelled customers are needed.")
     return lines
+
+
+def _percentages(live: LiveQuality) -> list[str]:
+    """Each state's percentages against how often customers truly were in it, then which
+    states' percentages no longer match reality, in a sales manager's words."""
+    lines = [
+        "  Percentages against reality (the average chance shown for a state, and the share",
+        "  of labelled customers truly in it):",
+    ]
+    drifted, judged = [], False
+    for state in STATES:
+        figures = live.calibration[state]
+        shown, truly = figures.mean_predicted, figures.observed_share
+        if shown is None or truly is None:
+            lines.append(
+                f"    {state}: too few customers to tell ({figures.support:,} truly {state}, "
+                f"{figures.expected:.0f} by its percentages; {live.calibration_minimum} needed)."
+            )
+            continue
+        judged = True
+        test = live.compared_with_test.calibration_test.get(state)
+        line = (
+            f"    {state}: shown {shown:.0%} on average, truly {truly:.0%}; off by "
+            f"{_points(figures.calibration_error)} on average ({_points(figures.chance_error)} "
+            "expected by chance on this many customers"
+        )
+        if test is not None:
+            line += f"; {_points(test.calibration_error)} on the test customers"
+        lines.append(line + ").")
+        if not figures.drifted:
+            continue
+        against = f"{shown:.0%} against {truly:.0%}"
+        if test is not None:
+            against += (
+                f"; on its test customers {test.mean_predicted:.0%} against "
+                f"{test.observed_share:.0%}"
+            )
+        if abs(shown - truly) >= live.calibration_gap:
+            lean = "high" if shown > truly else "low"
+            drifted.append(f"{state}: its percentages are too {lean} ({against})")
+        else:
+            drifted.append(f"{state}: right on average ({against}) but off customer by customer")
+    if drifted:
+        lines.append(
+            "  Percentages that no longer match reality: "
+            + "; ".join(drifted)
+            + ". Read those states' percentages as a ranking, not as chances."
+        )
+    elif judged and live.enough:
+        lines.append("  No state's percentages have drifted from reality.")
+    return lines
+
+
+def _points(error: float | None) -> str:
+    """A calibration error as the percentage points it averages."""
+    return "n/a" if error is None else f"{100 * error:.1f} points"
 
 
 def _named(features: list[FeatureDrift]) -> str:

@@ -1,9 +1,10 @@
 """Whether the serving model's percentages can be taken at their word: its reliability on the
-customers it was tested on when it was trained (`test_set.parquet` in its folder).
+customers it was tested on when it was trained.
 
-A model's test set never changes, so the figures are computed once per model in the process,
-on the first view of the model page after it is served, and reused after: no page view scans
-customers for them. The bins are the Markdown report's (`training/report.py`).
+Training measures it and keeps it in the model's metadata (`training/reliability.py`), so the
+page reads it. A model trained before that has only its test set (`test_set.parquet` in its
+folder): the page predicts it once per model in the process, on the first view after the model
+is served, with the same function training uses, and reuses the figures after.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
-
 from app.monitoring.cache import TtlCache
 from training.artifacts import read_test_set
 from training.fitting import label_codes
-from training.metrics import expected_calibration_error, reliability_bins_shown
 from training.prediction import Predictor, predict_table
+from training.reliability import Reliability, reliability_of
 
 log = logging.getLogger("dealnode")
 
@@ -65,8 +64,25 @@ class Calibration:
 
 
 def calibration_of(predictor: Predictor) -> Calibration | None:
-    """The figures for `predictor`'s model; None when it has no labelled test customers, or
-    they cannot be read (a damaged file is the page's note, not an error page)."""
+    """The figures for `predictor`'s model, as training stored them or, for an older model,
+    measured on its test set now; None when it has no labelled test customers, or they cannot
+    be read (a damaged file is the page's note, not an error page)."""
+    model = predictor.model
+    measured = model.reliability or _measured(predictor)
+    if measured is None:
+        return None
+    return Calibration(
+        version=model.version,
+        customers=measured.customers,
+        bins=measured.bins,
+        left_out=measured.left_out,
+        ece=measured.ece,
+        overconfidence=measured.overconfidence,
+    )
+
+
+def _measured(predictor: Predictor) -> Reliability | None:
+    """The figures of a model trained before they were stored: predict its test set."""
     model = predictor.model
     try:
         table = read_test_set(model.path, model.metadata)
@@ -77,19 +93,7 @@ def calibration_of(predictor: Predictor) -> Calibration | None:
         return None
     if table.labels is None or not len(table.labels):
         return None
-    y_true = label_codes(table.labels)
-    proba = predict_table(predictor, table).probabilities
-    bins = reliability_bins_shown(y_true, proba)
-    confidence = proba.max(axis=1)
-    right = proba.argmax(axis=1) == y_true
-    return Calibration(
-        version=model.version,
-        customers=len(y_true),
-        bins=bins,
-        left_out=len(y_true) - int(sum(b["count"] for b in bins)),
-        ece=expected_calibration_error(y_true, proba),
-        overconfidence=float(np.mean(confidence) - np.mean(right)),
-    )
+    return reliability_of(label_codes(table.labels), predict_table(predictor, table).probabilities)
 
 
 def cached(cache: TtlCache[Calibration | None], predictor: Predictor) -> Calibration | None:

@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.deps import (
     CalibrationCacheDep,
     FollowerDep,
-    MetricsDep,
     MonitoringCacheDep,
     ServingDep,
     SessionDep,
@@ -50,7 +49,6 @@ def models(
     sessions: SessionmakerDep,
     reports: MonitoringCacheDep,
     calibrations: CalibrationCacheDep,
-    metrics: MetricsDep,
     viewer: Viewer,
 ) -> HTMLResponse:
     """The serving model's test metrics and calibration, its monitoring report (the one `GET
@@ -66,9 +64,7 @@ def models(
             "baselines": current.metrics.get("baselines") or {},
             "calibration": calibrated,
             "reliability": reliability_chart(calibrated.bins) if calibrated else None,
-            "monitoring": monitoring_service.current_report(
-                sessions, predictor.model, reports, metrics
-            ),
+            "monitoring": monitoring_service.current_report(sessions, predictor.model, reports),
             "ttl_minutes": reports.ttl_seconds / 60,
             "states": STATES,
         }

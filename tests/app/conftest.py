@@ -22,6 +22,7 @@ from app.db import Base, make_engine, make_sessionmaker
 from app.keys.service import create_key
 from app.main import create_app
 from app.migrate import upgrade
+from training.reliability import METADATA_KEY
 from training.train import TrainResult
 
 PG_SCHEMA = f"dealnode_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
@@ -146,6 +147,19 @@ def segmented_registry_dir(segmented: TrainResult, tmp_path: Path) -> Path:
     return target
 
 
+def _client_of_a_model_without(
+    settings: Settings, registry_dir: Path, version: str, key: str
+) -> Iterator[TestClient]:
+    """A client serving `version` with `key` taken out of its metadata, as a model trained
+    before training wrote that key."""
+    path = registry_dir / version / "metadata.json"
+    metadata = json.loads(path.read_text())
+    del metadata[key]
+    path.write_text(json.dumps(metadata))
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 def old_model_client(
     settings: Settings,
@@ -154,9 +168,17 @@ def old_model_client(
     db: Session,  # noqa: ARG001
 ) -> Iterator[TestClient]:
     """A client serving a model trained before monitoring references existed."""
-    path = registry_dir / trained.version / "metadata.json"
-    metadata = json.loads(path.read_text())
-    del metadata["monitoring_reference"]
-    path.write_text(json.dumps(metadata))
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+    yield from _client_of_a_model_without(
+        settings, registry_dir, trained.version, "monitoring_reference"
+    )
+
+
+@pytest.fixture
+def older_model_client(
+    settings: Settings,
+    registry_dir: Path,
+    trained: TrainResult,
+    db: Session,  # noqa: ARG001
+) -> Iterator[TestClient]:
+    """A client serving a model trained before training stored its test calibration."""
+    yield from _client_of_a_model_without(settings, registry_dir, trained.version, METADATA_KEY)

@@ -163,4 +163,7 @@ def test_several_workers_report_their_counts_together(
         assert count == requests
         assert sample(text, "dealnode_outbox_pending_deliveries") == 0
         assert sample(text, "dealnode_model_info", version=trained.version) == 1
+        # Whichever worker answers shows the served model's monitoring report, never another's.
+        assert sample(text, "dealnode_monitoring_report_timestamp_seconds") is not None
+        assert sample(text, "dealnode_live_labelled") == 0
     assert "Started server process" in server.log()

@@ -11,6 +11,7 @@ from training.metrics import (
     evaluate,
     expected_calibration_error,
     reliability_bins_shown,
+    state_calibration,
 )
 
 
@@ -85,3 +86,43 @@ def test_an_overconfident_model_is_beyond_chance_and_the_band_narrows_with_more_
     small, large = chance_ece(proba[:500]), chance_ece(proba)
     assert large["p95"] < small["median"] < small["p95"]
     assert chance_ece(proba[:500]) == small  # seeded: the same figures every time
+
+
+def test_state_calibration_compares_one_state_against_the_rest_by_hand() -> None:
+    # 25 truly deciding at 0.6 for deciding, 25 truly interested at 0.2 for deciding.
+    y = np.array([3] * 25 + [1] * 25)
+    proba = np.zeros((50, 5))
+    proba[:25, 3], proba[:25, 1] = 0.6, 0.4
+    proba[25:, 3], proba[25:, 1] = 0.2, 0.8
+    figures = state_calibration(y, proba, 3)
+    assert figures["mean_predicted"] == pytest.approx(0.4)
+    assert figures["observed_share"] == pytest.approx(0.5)
+    # Two bins: 0.6 where all are deciding (off by 0.4), 0.2 where none is (off by 0.2).
+    assert figures["calibration_error"] == pytest.approx((25 * 0.4 + 25 * 0.2) / 50)
+    assert figures["support"] == 25
+    never = state_calibration(y, proba, 4)  # loyal: never given, never true
+    assert (never["mean_predicted"], never["calibration_error"], never["support"]) == (0, 0, 0)
+
+
+def test_state_calibration_is_zero_when_each_bin_matches_its_share() -> None:
+    # At 0.25 for intent, one customer in four is truly intent; at 0.75, three in four.
+    y = np.array([2, 0, 0, 0, 2, 2, 2, 0])
+    proba = np.zeros((8, 5))
+    proba[:4, 2], proba[:4, 0] = 0.25, 0.75
+    proba[4:, 2], proba[4:, 0] = 0.75, 0.25
+    assert state_calibration(y, proba, 2)["calibration_error"] == pytest.approx(0.0)
+    assert state_calibration(y, proba, 0)["calibration_error"] == pytest.approx(0.0)
+
+
+def test_chance_error_is_what_exact_probabilities_show_on_average() -> None:
+    rng = np.random.default_rng(7)
+    proba = rng.dirichlet(np.ones(5), size=200)
+    errors = []
+    for _ in range(300):
+        # Each customer's true state drawn from its own probabilities: exact by construction.
+        y = (rng.random((200, 1)) > np.cumsum(proba, axis=1)).sum(axis=1).clip(0, 4)
+        errors.append(state_calibration(y, proba, 2)["calibration_error"])
+    nobody = np.zeros(200, dtype=np.int64)  # chance depends on the probabilities alone
+    chance = state_calibration(nobody, proba, 2)["chance_error"]
+    assert chance > 0.03  # 200 customers: far from 0 though every probability is exact
+    assert np.mean(errors) == pytest.approx(chance, rel=0.1)

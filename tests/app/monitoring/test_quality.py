@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -14,15 +16,23 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli.main import app
+from app.monitoring.quality import MIN_STATE_CUSTOMERS
+from app.monitoring.schemas import StateCalibrationOnTest
+from app.monitoring.service import percentages_drifted
 from app.tables import ObservedState
 from tests.app.monitoring.helpers import constructed_truth, expected_figures
 from tests.app.seeding import seed
 from tests.app.webhooks.test_events import post
 from tests.app.webhooks.test_hubspot import send
+from training.features import STATES
+from training.metrics import state_calibration
+from training.reliability import METADATA_KEY
 from training.simulation import Simulation
+from training.train import TrainResult
 
 URL = "/v1/models/current/monitoring"
 LABELLED = 60
+CALIBRATED = 300
 runner = CliRunner()
 
 
@@ -174,3 +184,42 @@ def test_a_label_file_without_a_column_exits_2(db: Session, tmp_path: Path) -> N
     result = runner.invoke(app, ["import", "labels", str(labels)])
     assert result.exit_code == 2
     assert "column 'observed_at' is missing" in result.stderr
+
+
+def test_each_state_gets_its_live_calibration_against_its_test_one(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation, trained: TrainResult
+) -> None:
+    results = seed(client, score_key, simulation, CALIBRATED)
+    truth = constructed_truth(results, wrong_every=2)  # half moved one state on
+    assert post(client, reports_of(truth, datetime.now(UTC))).status_code == 200
+    live = live_quality(client, score_key)
+    assert live["labelled"] == CALIBRATED
+    y_true = np.array([STATES.index(truth[r["customer_id"]]) for r in results])
+    proba = np.array([[r["probabilities"][s] for s in STATES] for r in results])
+    test = trained.path / "metadata.json"
+    stored = json.loads(test.read_text())[METADATA_KEY]["per_state"]
+    for state in STATES:
+        assert live["compared_with_test"]["calibration_test"][state] == pytest.approx(stored[state])
+    judged = 0
+    for i, state in enumerate(STATES):
+        got = live["calibration"][state]
+        support = int((y_true == i).sum())
+        expected = float(proba[:, i].sum())
+        assert (got["support"], got["expected"]) == (support, pytest.approx(expected))
+        if max(support, expected) < MIN_STATE_CUSTOMERS:
+            assert (got["mean_predicted"], got["calibration_error"], got["drifted"]) == (
+                None,
+                None,
+                False,
+            )
+            continue
+        judged += 1
+        assert got["mean_predicted"] == pytest.approx(expected / CALIBRATED)
+        assert got["observed_share"] == pytest.approx(support / CALIBRATED)
+        by_hand = state_calibration(y_true, proba, i)
+        for name in ("calibration_error", "chance_error"):
+            assert got[name] == pytest.approx(by_hand[name])
+        test_figures = StateCalibrationOnTest(**stored[state])
+        assert got["drifted"] is percentages_drifted(got, test_figures)
+    assert judged >= 3
+    assert any(v["drifted"] for v in live["calibration"].values())  # half the labels moved

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.monitoring import live_inputs
 from app.scoring.serving import ServingModel
-from tests.app.monitoring.helpers import seed_changed
+from tests.app.monitoring.helpers import constructed_truth, seed_changed
 from tests.app.seeding import seed
+from tests.app.test_metrics import sample, scrape
+from tests.app.webhooks.test_events import post
 from training.features import STATES
 from training.simulation import Simulation
 from training.train import TrainResult
@@ -130,3 +132,45 @@ def test_a_database_with_no_customers_answers_and_advises_waiting(
     assert body["retrain"]["because"][0] == (
         "only 0 customers scored in the last 7 days (drift is judged from 100)"
     )
+
+
+def test_a_scrape_shows_the_served_models_report_without_anyone_asking(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation
+) -> None:
+    seed(client, score_key, simulation, 200)
+    text = scrape(client, score_key)  # no report asked for yet: the scrape computes one
+    assert sample(text, "dealnode_feature_psi", feature="visits", window_days="7") is not None
+    assert sample(text, "dealnode_live_labelled") == 0
+    stamp = sample(text, "dealnode_monitoring_report_timestamp_seconds")
+    body = report(client, score_key)  # the endpoint reuses the scrape's report
+    assert stamp == datetime.fromisoformat(body["computed_at"]).timestamp()
+    report(client, score_key, window_days=7)  # another window: its own report, not the gauges'
+    again = scrape(client, score_key)
+    assert sample(again, "dealnode_monitoring_report_timestamp_seconds") == stamp
+
+
+def test_the_gauges_carry_each_states_live_and_test_calibration(
+    client: TestClient, score_key: dict[str, str], simulation: Simulation
+) -> None:
+    results = seed(client, score_key, simulation, 300)
+    now = datetime.now(UTC).isoformat()
+    truth = constructed_truth(results, wrong_every=2)
+    reports = [{"customer_id": c, "crm_state": s, "occurred_at": now} for c, s in truth.items()]
+    assert post(client, reports).status_code == 200
+    text = scrape(client, score_key)
+    live = report(client, score_key)["live_quality"]
+    assert sample(text, "dealnode_live_labelled") == 300
+    for state in STATES:
+        figures = live["calibration"][state]
+        for gauge, name in (
+            ("dealnode_live_state_mean_probability", "mean_predicted"),
+            ("dealnode_live_state_true_share", "observed_share"),
+            ("dealnode_live_state_calibration_error", "calibration_error"),
+        ):
+            value = sample(text, gauge, state=state)
+            # Too few customers in a state: no sample rather than a made-up number.
+            assert value == (None if figures[name] is None else pytest.approx(figures[name]))
+        tested = live["compared_with_test"]["calibration_test"][state]["calibration_error"]
+        assert sample(text, "dealnode_test_state_calibration_error", state=state) == (
+            pytest.approx(tested)
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from app.monitoring.cache import TtlCache
@@ -10,11 +11,16 @@ from app.monitoring.schemas import (
     ComparedWithTest,
     FeatureDrift,
     LiveQuality,
+    StateCalibrationOnTest,
     StateQuality,
     WindowRead,
 )
-from app.monitoring.service import advice
+from app.monitoring.service import advice, percentages_drifted
+from training.artifacts import load_model, read_test_set
 from training.features import STATES
+from training.prediction import Predictor, predict_table
+from training.reliability import Reliability
+from training.train import TrainResult
 
 MIX = dict.fromkeys(STATES, 0.2)
 
@@ -53,11 +59,15 @@ def live(labelled: int, macro_live: float | None, macro_test: float | None) -> L
         per_state={s: StateQuality(precision=None, recall=None, support=0) for s in STATES},
         macro_recall=macro_live,
         ece=None,
+        calibration={},
+        calibration_minimum=20,
+        calibration_gap=0.05,
         compared_with_test=ComparedWithTest(
             macro_recall_test=macro_test,
             macro_recall_live=macro_live,
             ece_test=None,
             recall_test={},
+            calibration_test={},
         ),
     )
 
@@ -129,3 +139,36 @@ def test_the_cache_reuses_a_value_until_it_is_stale() -> None:
     never: TtlCache[int] = TtlCache(0, lambda: now[0])
     assert never.get_or_compute("a", compute) == 4
     assert never.get_or_compute("a", compute) == 5
+
+
+def _windows_flagged(
+    proba: np.ndarray, reliability: Reliability, n: int, *, shift: bool, draws: int = 60
+) -> float:
+    """The share of `draws` windows of `n` labelled customers (drawn from the test set's
+    probabilities, their true states drawn from those probabilities, then moved one state on
+    when `shift`) in which some state's percentages are called drifted."""
+    rng = np.random.default_rng(11)
+    test = {s: StateCalibrationOnTest(**vars(v)) for s, v in reliability.per_state.items()}
+    flagged = 0
+    for _ in range(draws):
+        p = proba[rng.choice(len(proba), n)]
+        truth = (rng.random((n, 1)) > np.cumsum(p, axis=1)).sum(axis=1).clip(0, 4)
+        if shift:
+            truth = (truth + 1) % len(STATES)
+        labelled = Labelled(truth.tolist(), p.argmax(axis=1).tolist(), p.tolist(), unscored=0)
+        figures = quality_of(labelled)["calibration"]
+        flagged += any(percentages_drifted(figures[s], test[s]) for s in STATES)
+    return flagged / draws
+
+
+def test_exact_percentages_on_a_small_window_are_rarely_called_drifted(
+    trained: TrainResult,
+) -> None:
+    model = load_model(trained.path)
+    assert model.reliability is not None
+    table = read_test_set(model.path, model.metadata)
+    proba = predict_table(Predictor(model), table).probabilities
+    # On 50 customers chance alone puts each binned error well above 0.
+    assert _windows_flagged(proba, model.reliability, 50, shift=False) <= 0.05
+    assert _windows_flagged(proba, model.reliability, 300, shift=False) == 0.0
+    assert _windows_flagged(proba, model.reliability, 300, shift=True) == 1.0

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -86,6 +87,7 @@ def test_the_page_shows_the_monitoring_report_the_api_gives(
         assert live[f"precision:{state}"] == _share(figures["precision"])
         assert live[f"recall:{state}"] == _share(figures["recall"])
         assert live[f"support:{state}"] == str(figures["support"])
+    _assert_live_calibration(html, api["live_quality"])
 
     text = unescape(html)
     assert api["retrain"]["advised"] is True
@@ -94,13 +96,34 @@ def test_the_page_shows_the_monitoring_report_the_api_gives(
         assert reason in text
 
 
-def test_the_calibration_table_is_reliability_bins_on_the_test_set(
-    client: TestClient, score_key: dict[str, str], registry_dir: Path, trained: TrainResult
-) -> None:
-    sign_in(client, score_key)
-    html = client.get("/app/models").text
+def _assert_live_calibration(html: str, live: dict[str, Any]) -> None:
+    """The page's per-state calibration table is the API's, and so is each verdict."""
+    cells = _cells(unescape(html), "calibration")
+    tested = live["compared_with_test"]["calibration_test"]
+    judged = 0
+    for state, figures in live["calibration"].items():
+        assert cells[f"test:{state}"] == f"{100 * tested[state]['calibration_error']:.1f} points"
+        if figures["calibration_error"] is None:
+            assert cells[state] == (
+                f"Too few to tell: {figures['support']} truly {state}, "
+                f"{figures['expected']:.0f} by its percentages "
+                f"({live['calibration_minimum']} needed)"
+            )
+            assert cells[f"verdict:{state}"] == NONE
+            continue
+        judged += 1
+        assert cells[f"shown:{state}"] == _share(figures["mean_predicted"])
+        assert cells[f"truly:{state}"] == _share(figures["observed_share"])
+        assert cells[f"error:{state}"] == f"{100 * figures['calibration_error']:.1f} points"
+        assert cells[f"chance:{state}"] == f"{100 * figures['chance_error']:.1f} points"
+        verdict = "drifted from reality" if figures["drifted"] else "no drift"
+        assert cells[f"verdict:{state}"] == verdict
+    assert judged, "some state should have enough labelled customers to judge"
 
-    model = load_model(registry_dir / trained.version)
+
+def _assert_calibration_from_test_set(html: str, registry_dir: Path, version: str) -> None:
+    """The page's calibration table, chart and ECE are `reliability_bins` on the test set."""
+    model = load_model(registry_dir / version)
     table = read_test_set(model.path, model.metadata)
     assert table.labels is not None
     y_true = label_codes(table.labels)
@@ -117,6 +140,37 @@ def test_the_calibration_table_is_reliability_bins_on_the_test_set(
     ece = expected_calibration_error(y_true, proba)
     assert f"(ECE {ece:.3f})" in html
     assert f"{ece:.3f}" == f"{model.metadata['metrics']['test']['model']['ece']:.3f}"
+
+
+def test_the_calibration_table_is_reliability_bins_on_the_test_set(
+    client: TestClient, score_key: dict[str, str], registry_dir: Path, trained: TrainResult
+) -> None:
+    sign_in(client, score_key)
+    html = client.get("/app/models").text
+    _assert_calibration_from_test_set(html, registry_dir, trained.version)
+
+
+def test_the_page_reads_the_calibration_training_stored(
+    client: TestClient, score_key: dict[str, str], registry_dir: Path, trained: TrainResult
+) -> None:
+    test_set = registry_dir / trained.version / "test_set.parquet"
+    kept = test_set.read_bytes()
+    test_set.unlink()  # nothing to predict: the figures can only come from the metadata
+    sign_in(client, score_key)
+    html = client.get("/app/models").text
+    test_set.write_bytes(kept)
+    _assert_calibration_from_test_set(html, registry_dir, trained.version)
+
+
+def test_a_model_trained_before_the_stored_calibration_still_gets_its_diagram(
+    older_model_client: TestClient,
+    score_key: dict[str, str],
+    registry_dir: Path,
+    trained: TrainResult,
+) -> None:
+    sign_in(older_model_client, score_key)
+    html = older_model_client.get("/app/models").text
+    _assert_calibration_from_test_set(html, registry_dir, trained.version)
 
 
 def test_a_fresh_database_says_plainly_that_there_is_nothing_to_monitor_yet(
@@ -148,11 +202,14 @@ def test_a_model_without_a_drift_reference_says_drift_cannot_be_measured(
 
 
 def test_a_damaged_test_set_leaves_a_note_instead_of_the_calibration(
-    client: TestClient, score_key: dict[str, str], registry_dir: Path, trained: TrainResult
+    older_model_client: TestClient,  # a newer one's page would not read its test set
+    score_key: dict[str, str],
+    registry_dir: Path,
+    trained: TrainResult,
 ) -> None:
     (registry_dir / trained.version / "test_set.parquet").write_bytes(b"not parquet at all")
-    sign_in(client, score_key)
-    response = client.get("/app/models")
+    sign_in(older_model_client, score_key)
+    response = older_model_client.get("/app/models")
     assert response.status_code == 200
     text = unescape(response.text)
     assert 'id="calibration"' not in text
