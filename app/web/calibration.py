@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from app.monitoring.cache import TtlCache
 from training.artifacts import read_test_set
@@ -41,6 +42,9 @@ class Calibration:
     ece: float
     overconfidence: float
     """Mean confidence minus the share right: above 0, the model is too sure of itself."""
+    chance_p95: float | None = None
+    """The ECE exact percentages stay under 95 times in 100 on this many customers
+    (`training.metrics.chance_ece`); None for a model trained before it was stored."""
 
     @property
     def words(self) -> str:
@@ -60,6 +64,11 @@ class Calibration:
             sentence += " Where it is off, it is too sure of itself."
         elif self.overconfidence <= -LEANING:
             sentence += " Where it is off, it is too modest."
+        if self.chance_p95 is not None and self.ece <= self.chance_p95:
+            sentence += (
+                f" On {self.customers:,} test customers even exact percentages would show up to "
+                f"{self.chance_p95:.3f} by chance alone, so this gap may be luck rather than error."
+            )
         return sentence
 
 
@@ -78,7 +87,14 @@ def calibration_of(predictor: Predictor) -> Calibration | None:
         left_out=measured.left_out,
         ece=measured.ece,
         overconfidence=measured.overconfidence,
+        chance_p95=_chance_p95(model.metadata),
     )
+
+
+def _chance_p95(metadata: dict[str, Any]) -> float | None:
+    """The test set's chance band as training stored it in the test metrics, if it did."""
+    chance = metadata.get("metrics", {}).get("test", {}).get("model", {}).get("ece_by_chance")
+    return None if not isinstance(chance, dict) else float(chance["p95"])
 
 
 def _measured(predictor: Predictor) -> Reliability | None:

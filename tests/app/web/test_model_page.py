@@ -3,6 +3,7 @@ monitoring report `GET /v1/models/current/monitoring` gives, number for number."
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from html import unescape
@@ -148,6 +149,10 @@ def test_the_calibration_table_is_reliability_bins_on_the_test_set(
     sign_in(client, score_key)
     html = client.get("/app/models").text
     _assert_calibration_from_test_set(html, registry_dir, trained.version)
+    metadata = json.loads((registry_dir / trained.version / "metadata.json").read_text())
+    test = metadata["metrics"]["test"]["model"]
+    band = f"even exact percentages would show up to {test['ece_by_chance']['p95']:.3f}"
+    assert (band in html) == (test["ece"] <= test["ece_by_chance"]["p95"])
 
 
 def test_the_page_reads_the_calibration_training_stored(
