@@ -11,9 +11,11 @@ The history reaches back past the funnel's 90-day trend: before the template's f
 a fifth of the customers change state each night (`EARLIER_NIGHTS`), each going back and forth
 between its first scored state and a neighbouring one, so the trend reads as many changes a
 day as a large base's nightly runs write, and every customer's rows still chain up to its
-state now. Rows go in through the app's bulk interface (one
-statement over a JSON document on PostgreSQL), a chunk per transaction, so memory stays
-bounded whatever the size.
+state now. Today, a fifth of the base also changes state and back before the last scoring,
+as a nightly run early in the day would leave it: the part of the trend counted live.
+
+Rows go in through the app's bulk interface (one statement over a JSON document on
+PostgreSQL), a chunk per transaction, so memory stays bounded whatever the size.
 """
 
 from __future__ import annotations
@@ -271,30 +273,40 @@ def _customer_tails(session: Session, template: Template) -> list[tuple[Any, ...
 
 def _history_tails(session: Session, template: Template) -> list[list[tuple[Any, ...]]]:
     """Each template customer's history rows after its id: its earlier nights
-    (`_earlier_nights`), then each change of the template's scorings."""
+    (`_earlier_nights`), then each change of the template's scorings, and for a fifth of them
+    a change today and back (`_back_and_forth_today`)."""
     history = [_earlier_nights(session, template, j) for j in range(len(template))]
     previous: list[str | None] = [rows[-1][3] if rows else None for rows in history]
+    last = len(template.scores) - 1
     for run, (when, scores) in enumerate(zip(template.scored_at, template.scores, strict=True)):
         stored = stored_time(session, when)
+        source = "webhook" if run == 0 else "rescore"
         for j, state in enumerate(scores.states):
-            if state == previous[j]:
-                continue
-            probabilities = dict(zip(STATES, scores.probabilities[j], strict=True))
-            history[j].append(
-                (
-                    stored,
-                    stored,
-                    previous[j],
-                    state,
-                    scores.confidence[j],
-                    orjson.dumps(probabilities).decode(),
-                    scores.model_version,
-                    scores.actions[j]["code"],
-                    "webhook" if run == 0 else "rescore",
-                )
-            )
-            previous[j] = state
+            before = previous[j]
+            if run == last and j % CHANGING_EVERY == 0 and before is not None:
+                history[j] += _back_and_forth_today(session, template, j, before)
+            if state != before:
+                history[j].append(_row(stored, before, state, scores, j, source))
+                previous[j] = state
     return history
+
+
+def _row(
+    stored: Any, previous: str | None, state: str, scores: ScoredCustomers, j: int, source: str
+) -> tuple[Any, ...]:
+    """A history row after its customer's id, with template customer `j`'s score."""
+    probabilities = orjson.dumps(dict(zip(STATES, scores.probabilities[j], strict=True)))
+    return (
+        stored,
+        stored,
+        previous,
+        state,
+        scores.confidence[j],
+        probabilities.decode(),
+        scores.model_version,
+        scores.actions[j]["code"],
+        source,
+    )
 
 
 def _earlier_nights(session: Session, template: Template, j: int) -> list[tuple[Any, ...]]:
@@ -303,31 +315,42 @@ def _earlier_nights(session: Session, template: Template, j: int) -> list[tuple[
     the template's first score gives it, which the last one ends in."""
     scores = template.scores[0]
     first = scores.states[j]
-    position = STATES.index(first)
-    other = STATES[position + 1] if position + 1 < len(STATES) else STATES[position - 1]
+    other = _neighbour(first)
     start = template.scored_at[0] - timedelta(days=EARLIER_NIGHTS)
     nights = [k for k in range(EARLIER_NIGHTS) if k % CHANGING_EVERY == j % CHANGING_EVERY]
-    probabilities = orjson.dumps(dict(zip(STATES, scores.probabilities[j], strict=True))).decode()
     rows: list[tuple[Any, ...]] = []
     previous: str | None = None
     for step, k in enumerate(nights):
         state = first if (len(nights) - 1 - step) % 2 == 0 else other
         when = stored_time(session, start + timedelta(days=k))
         rows.append(
-            (
-                when,
-                when,
-                previous,
-                state,
-                scores.confidence[j],
-                probabilities,
-                scores.model_version,
-                scores.actions[j]["code"],
-                "webhook" if previous is None else "rescore",
-            )
+            _row(when, previous, state, scores, j, "webhook" if previous is None else "rescore")
         )
         previous = state
     return rows
+
+
+def _back_and_forth_today(
+    session: Session, template: Template, j: int, state: str
+) -> list[tuple[Any, ...]]:
+    """Two changes today before the last scoring, to a neighbouring state and back: the
+    trend counts today's part from the history itself, and a large base's nightly run writes
+    a fifth of the base's changes early in the day."""
+    now = template.scored_at[-1]
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    scores = template.scores[-2]
+    there, back = (stored_time(session, midnight + (now - midnight) * k / 3) for k in (1, 2))
+    away = _neighbour(state)
+    return [
+        _row(there, state, away, scores, j, "rescore"),
+        _row(back, away, state, scores, j, "webhook"),
+    ]
+
+
+def _neighbour(state: str) -> str:
+    """The next state in the funnel (the one before, for the last)."""
+    position = STATES.index(state)
+    return STATES[position + 1] if position + 1 < len(STATES) else STATES[position - 1]
 
 
 def _insert_events(session: Session, template: Template, n: int) -> None:
