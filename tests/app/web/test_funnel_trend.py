@@ -181,12 +181,8 @@ def test_the_summaries_are_made_once_and_reused(db: Session, now: datetime) -> N
     assert _trend(db, later)[:-1] == first[:-1]
     assert {day: when for day, when in _summaries(db).items() if when is not None} == made
     # Read from the summary, not recounted: a summary made wrong on purpose shows.
-    day = now.date() - timedelta(days=3)
-    moves = db.scalars(select(HistoryDayMove).where(HistoryDayMove.day == day)).all()
-    assert moves
-    db.execute(
-        update(HistoryDayMove).where(HistoryDayMove.id == moves[0].id).values(customers=1000)
-    )
+    move = db.scalars(select(HistoryDayMove).order_by(HistoryDayMove.id).limit(1)).one()
+    db.execute(update(HistoryDayMove).where(HistoryDayMove.id == move.id).values(customers=1000))
     db.commit()
     assert _trend(db, later) != first
 
@@ -198,8 +194,16 @@ def test_changes_today_and_on_a_summarized_day_count_at_once(db: Session, now: d
     # Today, by the API; and a nightly run as of four days ago (a backfill) stored now.
     _change(db, "t-001", "loyal", now, "api")
     back = now - timedelta(days=4)
-    for i in (2, 3, 4):
-        _change(db, f"t-{i:03d}", "deciding", back, "rescore")
+    # Customers whose last change is older, so the backfill is their newest change.
+    quiet = db.scalars(
+        select(Customer)
+        .where(Customer.scored_at < back, Customer.state != "deciding")
+        .order_by(Customer.customer_id)
+        .limit(3)
+    ).all()
+    assert len(quiet) == 3
+    for customer in quiet:
+        _change(db, customer.customer_id, "deciding", back, "rescore")
     db.commit()
     assert made[back.date()] == now
     assert _summaries(db)[back.date()] is None  # the writer put that day out of date
