@@ -11,8 +11,8 @@ The history reaches back past the funnel's 90-day trend: before the template's f
 a fifth of the customers change state each night (`EARLIER_NIGHTS`), each going back and forth
 between its first scored state and a neighbouring one, so the trend reads as many changes a
 day as a large base's nightly runs write, and every customer's rows still chain up to its
-state now. Today, a fifth of the base also changes state and back before the last scoring,
-as a nightly run early in the day would leave it: the part of the trend counted live.
+state now. Today, a fifth of the base also changes state before the last scoring, as a nightly run
+early in the day would: the part of the trend counted live.
 
 Rows go in through the app's bulk interface (one statement over a JSON document on
 PostgreSQL), a chunk per transaction, so memory stays bounded whatever the size.
@@ -274,7 +274,7 @@ def _customer_tails(session: Session, template: Template) -> list[tuple[Any, ...
 def _history_tails(session: Session, template: Template) -> list[list[tuple[Any, ...]]]:
     """Each template customer's history rows after its id: its earlier nights
     (`_earlier_nights`), then each change of the template's scorings, and for a fifth of them
-    a change today and back (`_back_and_forth_today`)."""
+    a change today (`_moved_today`)."""
     history = [_earlier_nights(session, template, j) for j in range(len(template))]
     previous: list[str | None] = [rows[-1][3] if rows else None for rows in history]
     last = len(template.scores) - 1
@@ -284,7 +284,8 @@ def _history_tails(session: Session, template: Template) -> list[list[tuple[Any,
         for j, state in enumerate(scores.states):
             before = previous[j]
             if run == last and j % CHANGING_EVERY == 0 and before is not None:
-                history[j] += _back_and_forth_today(session, template, j, before)
+                history[j].append(_moved_today(session, template, j, before))
+                before = previous[j] = history[j][-1][3]
             if state != before:
                 history[j].append(_row(stored, before, state, scores, j, source))
                 previous[j] = state
@@ -330,21 +331,14 @@ def _earlier_nights(session: Session, template: Template, j: int) -> list[tuple[
     return rows
 
 
-def _back_and_forth_today(
-    session: Session, template: Template, j: int, state: str
-) -> list[tuple[Any, ...]]:
-    """Two changes today before the last scoring, to a neighbouring state and back: the
-    trend counts today's part from the history itself, and a large base's nightly run writes
-    a fifth of the base's changes early in the day."""
+def _moved_today(session: Session, template: Template, j: int, state: str) -> tuple[Any, ...]:
+    """A change today before the last scoring, to a neighbouring state: the trend counts
+    today's part from the history itself, and a large base's nightly run early in the day
+    moves a fifth of the base."""
     now = template.scored_at[-1]
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    scores = template.scores[-2]
-    there, back = (stored_time(session, midnight + (now - midnight) * k / 3) for k in (1, 2))
-    away = _neighbour(state)
-    return [
-        _row(there, state, away, scores, j, "rescore"),
-        _row(back, away, state, scores, j, "webhook"),
-    ]
+    when = stored_time(session, midnight + (now - midnight) / 2)
+    return _row(when, state, _neighbour(state), template.scores[-2], j, "rescore")
 
 
 def _neighbour(state: str) -> str:
