@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -99,6 +100,38 @@ class CustomerScore(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     action_code: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_customer_score_scored_at", "scored_at", "previous_state", "state"),)
+    """A time range of changes, counted per pair of states from the index alone: the funnel's
+    trend counts the days it has not summarized (today, mostly) this way."""
+
+
+class HistoryDay(Base):
+    """A UTC day of the score history that has (or had) a summary in `history_day_move`.
+
+    The row is what concurrent viewers agree on: the first to insert it summarizes the day. A
+    change stored later with a time on that day (a backfill, a nightly run that ran past
+    midnight) empties `summarized_at`, and the next viewer summarizes the day again.
+    """
+
+    __tablename__ = "history_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    summarized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the summary was made; None: out of date, to be made again."""
+
+
+class HistoryDayMove(Base):
+    """How many state changes of one UTC day went from one state to another."""
+
+    __tablename__ = "history_day_move"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(ForeignKey("history_day.day", ondelete="CASCADE"), index=True)
+    previous_state: Mapped[str | None] = mapped_column(String(16))
+    """None: first scores."""
+    state: Mapped[str] = mapped_column(String(16))
+    customers: Mapped[int] = mapped_column(Integer)
 
 
 class ApiKey(Base):

@@ -3,11 +3,19 @@
 A few thousand simulated customers (the *template*) are scored with the real `Advisor` as of
 four times a day apart: their first score, then three nightly runs. Customer `i` of the base
 is template customer `i % T` under a new id, so every stored document, reason and next action
-is one the model wrote. The runs' transitions count the template's moves once per copy, a
-sample of the customers gets its score history, and the customers whose pages the benchmark
-opens get their template's events. Rows go in through the app's bulk interface (one
-statement over a JSON document on PostgreSQL), a chunk per transaction, so memory stays
-bounded whatever the size.
+is one the model wrote. The runs' transitions count the template's moves once per copy, every
+customer gets its score history, and the customers whose pages the benchmark opens get their
+template's events.
+
+The history reaches back past the funnel's 90-day trend: before the template's first score,
+a fifth of the customers change state each night (`EARLIER_NIGHTS`), each going back and forth
+between its first scored state and a neighbouring one, so the trend reads as many changes a
+day as a large base's nightly runs write, and every customer's rows still chain up to its
+state now. Today, a fifth of the base also changes state before the last scoring, as a nightly run
+early in the day would: the part of the trend counted live.
+
+Rows go in through the app's bulk interface (one statement over a JSON document on
+PostgreSQL), a chunk per transaction, so memory stays bounded whatever the size.
 """
 
 from __future__ import annotations
@@ -54,8 +62,12 @@ TEMPLATE = 10_000
 """Customers scored for real; the base repeats them under new ids."""
 SCORED_DAYS_AGO = (3, 2, 1, 0)
 """The first score, then one nightly run a day."""
-HISTORY_EVERY = 10
-"""Every tenth customer keeps its score history (first score and state changes)."""
+EARLIER_NIGHTS = 92
+"""Nights of history before the template's first score (3 days ago), back to 95 days ago: every
+customer has had its first score by the start of the funnel's 90-day trend."""
+CHANGING_EVERY = 5
+"""On each earlier night k the copies of template customers `j % 5 == k % 5` change state:
+a fifth of the base, 200,000 of 1,000,000 customers."""
 OPENED = 100
 """Customers whose pages are opened; they get their template's events and history."""
 DEAD_DELIVERIES = 60
@@ -175,7 +187,11 @@ def is_seeded(session: Session, n: int) -> bool:
     """Whether the database holds a finished base of `n` customers (its last run is written
     last, so a seeding that stopped half-way is not taken for one)."""
     last = session.get(ScoringRun, f"{RUN_PREFIX}{len(SCORED_DAYS_AGO) - 1}")
-    return last is not None and counts(session).customers == n
+    if last is None or counts(session).customers != n:
+        return False
+    # A base seeded before the history reached back over the trend's 90 days is not one.
+    begins = session.scalar(select(func.min(CustomerScore.scored_at)))
+    return begins is not None and begins <= last.as_of - timedelta(days=EARLIER_NIGHTS)
 
 
 def wipe(sessions: Callable[[], Session]) -> None:
@@ -193,7 +209,6 @@ def seed(
     with sessions() as session:
         tails = _customer_tails(session, template)
         history = _history_tails(session, template)
-        with_history = set(range(0, n, HISTORY_EVERY)) | set(opened(n))
         for start in range(0, n, CHUNK):
             bulk = for_session(session)
             ids = range(start, min(n, start + CHUNK))
@@ -202,12 +217,7 @@ def seed(
                 name = customer_id(i)
                 rows.append((name, shard_key(name), *tails[i % len(template)]))
             bulk.insert_many("customer", _CUSTOMER_COLUMNS, rows, json=("extras", "latest_score"))
-            changes = [
-                (customer_id(i), *row)
-                for i in ids
-                if i in with_history
-                for row in history[i % len(template)]
-            ]
+            changes = [(customer_id(i), *row) for i in ids for row in history[i % len(template)]]
             bulk.insert_many("customer_score", HISTORY_COLUMNS, changes, json=("probabilities",))
             session.commit()
             if progress and (start // CHUNK) % 10 == 9:
@@ -262,30 +272,79 @@ def _customer_tails(session: Session, template: Template) -> list[tuple[Any, ...
 
 
 def _history_tails(session: Session, template: Template) -> list[list[tuple[Any, ...]]]:
-    """Each template customer's history rows after its id: its first score, then each change."""
-    history: list[list[tuple[Any, ...]]] = [[] for _ in range(len(template))]
-    previous: list[str | None] = [None] * len(template)
+    """Each template customer's history rows after its id: its earlier nights
+    (`_earlier_nights`), then each change of the template's scorings, and for a fifth of them
+    a change today (`_moved_today`)."""
+    history = [_earlier_nights(session, template, j) for j in range(len(template))]
+    previous: list[str | None] = [rows[-1][3] if rows else None for rows in history]
+    last = len(template.scores) - 1
     for run, (when, scores) in enumerate(zip(template.scored_at, template.scores, strict=True)):
         stored = stored_time(session, when)
+        source = "webhook" if run == 0 else "rescore"
         for j, state in enumerate(scores.states):
-            if state == previous[j]:
-                continue
-            probabilities = dict(zip(STATES, scores.probabilities[j], strict=True))
-            history[j].append(
-                (
-                    stored,
-                    stored,
-                    previous[j],
-                    state,
-                    scores.confidence[j],
-                    orjson.dumps(probabilities).decode(),
-                    scores.model_version,
-                    scores.actions[j]["code"],
-                    "webhook" if run == 0 else "rescore",
-                )
-            )
-            previous[j] = state
+            before = previous[j]
+            if run == last and j % CHANGING_EVERY == 0 and before is not None:
+                history[j].append(_moved_today(session, template, j, before))
+                before = previous[j] = history[j][-1][3]
+            if state != before:
+                history[j].append(_row(stored, before, state, scores, j, source))
+                previous[j] = state
     return history
+
+
+def _row(
+    stored: Any, previous: str | None, state: str, scores: ScoredCustomers, j: int, source: str
+) -> tuple[Any, ...]:
+    """A history row after its customer's id, with template customer `j`'s score."""
+    probabilities = orjson.dumps(dict(zip(STATES, scores.probabilities[j], strict=True)))
+    return (
+        stored,
+        stored,
+        previous,
+        state,
+        scores.confidence[j],
+        probabilities.decode(),
+        scores.model_version,
+        scores.actions[j]["code"],
+        source,
+    )
+
+
+def _earlier_nights(session: Session, template: Template, j: int) -> list[tuple[Any, ...]]:
+    """Template customer `j`'s rows before its first score: a first score on the first of its
+    nights, then a change on each, back and forth between a neighbouring state and the one
+    the template's first score gives it, which the last one ends in."""
+    scores = template.scores[0]
+    first = scores.states[j]
+    other = _neighbour(first)
+    start = template.scored_at[0] - timedelta(days=EARLIER_NIGHTS)
+    nights = [k for k in range(EARLIER_NIGHTS) if k % CHANGING_EVERY == j % CHANGING_EVERY]
+    rows: list[tuple[Any, ...]] = []
+    previous: str | None = None
+    for step, k in enumerate(nights):
+        state = first if (len(nights) - 1 - step) % 2 == 0 else other
+        when = stored_time(session, start + timedelta(days=k))
+        rows.append(
+            _row(when, previous, state, scores, j, "webhook" if previous is None else "rescore")
+        )
+        previous = state
+    return rows
+
+
+def _moved_today(session: Session, template: Template, j: int, state: str) -> tuple[Any, ...]:
+    """A change today before the last scoring, to a neighbouring state: the trend counts
+    today's part from the history itself, and a large base's nightly run early in the day
+    moves a fifth of the base."""
+    now = template.scored_at[-1]
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    when = stored_time(session, midnight + (now - midnight) / 2)
+    return _row(when, state, _neighbour(state), template.scores[-2], j, "rescore")
+
+
+def _neighbour(state: str) -> str:
+    """The next state in the funnel (the one before, for the last)."""
+    position = STATES.index(state)
+    return STATES[position + 1] if position + 1 < len(STATES) else STATES[position - 1]
 
 
 def _insert_events(session: Session, template: Template, n: int) -> None:

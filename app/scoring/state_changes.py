@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 import orjson
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.bulk import for_session
 from app.db import stored_time
 from app.notifications.payload import at_risk_rose, state_changed
+from app.scoring.history_days import mark_out_of_date
 from app.scoring.results import ScoreView
 
 Source = Literal["api", "webhook", "rescore"]
@@ -54,7 +55,11 @@ def notifies(change: StateChange, source: Source) -> bool:
 def record_changes(
     session: Session, changes: Sequence[StateChange], *, now: datetime, source: Source
 ) -> None:
-    """A history row for each change, and a notification for those that `notifies`."""
+    """A history row for each change, and a notification for those that `notifies`.
+
+    Changes dated before today (`now` is a nightly run's or an import's `as_of`) also put
+    their day's summary out of date (`history_days.py`), so the funnel's trend counts them.
+    """
     when = stored_time(session, now)
     bulk = for_session(session)
     bulk.insert_many(
@@ -85,6 +90,8 @@ def record_changes(
             if notifies(change, source)
         ],
     )
+    if changes:  # last: a back-dated writer holds its day's row until it commits
+        mark_out_of_date(session, now, now=datetime.now(UTC))
 
 
 def risk_rose(old: float | None, new: float | None, threshold: float) -> bool:

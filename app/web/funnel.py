@@ -1,18 +1,21 @@
-"""The funnel page's numbers: customers per state now, the at-risk count, and how the last
-nightly run moved customers.
+"""The funnel page's numbers: customers per state now, the at-risk count, how the last
+nightly run moved customers, and the trend over the last days.
 
-Each is one query an index answers: a GROUP BY on the state (the queue index leads with it),
-a range on the at-risk index, and the newest run's row with its stored transitions.
+Each is a query an index answers: a GROUP BY on the state, a range on the at-risk index, the
+newest run's row with its stored transitions, and for the trend the per-day summaries of the
+score history with today's part counted from its time index.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.scoring import history_days
 from app.tables import Customer, ScoringRun
 from training.features import STATES
 
@@ -107,31 +110,59 @@ def _last_run(session: Session) -> RunMoves | None:
 
 @dataclass(frozen=True)
 class TrendPoint:
-    """The funnel right after one nightly run: customers per state in funnel order."""
+    """Customers per state in funnel order at one time: the end of a UTC day, or now."""
 
     as_of: datetime
     per_state: dict[str, int]
 
 
-def read_trend(session: Session, *, now: datetime, days: int) -> list[TrendPoint]:
-    """The funnel after each successful nightly run of the last `days` days, oldest first.
+@dataclass(frozen=True)
+class Trend:
+    """The funnel at the end of each day of a window, then now, oldest first."""
 
-    Read from each run's stored transitions (customers moved from each state to each state),
-    whose columns add up to the states after the run: a per-run summary, so the trend costs
-    no scan of the customers or their history. Customers a run scored for the first time
-    have no transition and are not counted.
+    points: list[TrendPoint]
+    history_begins: datetime | None
+    """The first change in the score history (None: none yet). Before it nothing is known,
+    so no point is earlier than the end of its day."""
+
+
+def read_trend(session: Session, *, now: datetime, days: int, current: Mapping[str, int]) -> Trend:
+    """The funnel at the end of each of the last `days` UTC days, then `current` (the counts
+    now), rebuilt backwards from the score history: a day's counts are the counts now minus
+    every change after it (a change is -1 to its previous state, +1 to its new one).
+
+    Days over come from their per-day summary, made the first time one is needed
+    (`history_days.py`); only the rest (today, mostly) is counted from the history itself.
+    Commits (the summaries). The counts now are the customer table's, as the funnel's, so
+    the last point is the funnel's own; a customer deleted from the table takes its history
+    with it, and a day summarized before that still counts its changes (docs/web-app.md).
     """
-    runs = session.scalars(
-        select(ScoringRun)
-        .where(ScoringRun.status == SUCCEEDED, ScoringRun.as_of >= now - timedelta(days=days))
-        .order_by(ScoringRun.as_of)
-    )
-    points = []
-    for run in runs:
-        after = dict.fromkeys(STATES, 0)
-        for targets in (run.transitions or {}).values():
-            for state, n in targets.items():
-                if state in after:
-                    after[state] += n
-        points.append(TrendPoint(as_of=run.as_of, per_state=after))
-    return points
+    begins = history_days.first_change(session)
+    if begins is None:
+        return Trend(points=[], history_begins=None)
+    today = history_days.day_of(now)
+    first = max(today - timedelta(days=days), history_days.day_of(begins))
+    after_first = [first + timedelta(days=k) for k in range(1, (today - first).days + 1)]
+    over = after_first[:-1]  # the last is today
+    history_days.summarize_missing(session, over, now=now)
+    per_day = history_days.summarized_moves(session, first + timedelta(days=1))
+    for day in over:
+        if day not in per_day:  # not settled yet, or put out of date since
+            start = history_days.start_of(day)
+            per_day[day] = history_days.count_moves(session, start, start + timedelta(days=1))
+    per_day[today] = history_days.count_moves(session, history_days.start_of(today))
+    counts = {state: int(current.get(state, 0)) for state in STATES}
+    points = [TrendPoint(as_of=now, per_state=dict(counts))]
+    for day in reversed(after_first):
+        _undo(counts, per_day[day])
+        points.append(TrendPoint(as_of=history_days.start_of(day), per_state=dict(counts)))
+    return Trend(points=points[::-1], history_begins=begins)
+
+
+def _undo(counts: dict[str, int], moves: history_days.Moves) -> None:
+    """The counts before `moves` from the counts after them."""
+    for (before, after), n in moves.items():
+        if after in counts:
+            counts[after] -= n
+        if before in counts:
+            counts[before] += n

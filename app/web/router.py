@@ -123,18 +123,27 @@ def sign_out(request: Request, session: SessionDep, viewer: Viewer, _: CheckedFo
 def funnel(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: Viewer
 ) -> HTMLResponse:
-    """Customers per state now, the at-risk count and the last nightly run's moves."""
+    """Customers per state now, the trend, the at-risk count and the last nightly run's moves."""
     found = funnel_service.read_funnel(session, at_risk_threshold=settings.at_risk_threshold)
     top = max(found.per_state.values(), default=0) or 1
     now = datetime.now(UTC)
-    trend = funnel_service.read_trend(session, now=now, days=TREND_DAYS[-1])
+    trend = funnel_service.read_trend(
+        session, now=now, days=TREND_DAYS[-1], current=found.per_state
+    )
     charts = {
         days: trend_chart(
-            [(p.as_of, p.per_state) for p in trend if p.as_of >= now - timedelta(days=days)]
+            [(p.as_of, p.per_state) for p in trend.points if p.as_of >= now - timedelta(days=days)]
         )
         for days in TREND_DAYS
     }
-    context = {"funnel": found, "top": top, "trend": trend, "charts": charts, "states": STATES}
+    context = {
+        "funnel": found,
+        "top": top,
+        "trend": trend.points,
+        "history_begins": trend.history_begins,
+        "charts": charts,
+        "states": STATES,
+    }
     return page(request, "funnel.html", context, viewer=viewer)
 
 

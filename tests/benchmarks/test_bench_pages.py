@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.config import Settings
 from app.db import make_engine
+from app.web.funnel import read_funnel, read_trend
 from benchmarks import bench_pages, page_seeding
 
 CUSTOMERS = 200
@@ -20,11 +22,9 @@ def test_the_page_benchmark_seeds_a_base_once_and_every_page_answers(
     assert rows.customers == CUSTOMERS
     assert rows.runs == len(page_seeding.SCORED_DAYS_AGO) - 1
     assert rows.dead_deliveries == page_seeding.DEAD_DELIVERIES
-    # Every sampled customer has at least its first score in its history.
-    sampled = set(range(0, CUSTOMERS, page_seeding.HISTORY_EVERY)) | set(
-        page_seeding.opened(CUSTOMERS)
-    )
-    assert rows.history >= len(sampled)
+    # Every customer changes state every fifth night of the history before the runs.
+    nights = page_seeding.EARLIER_NIGHTS // page_seeding.CHANGING_EVERY
+    assert rows.history >= CUSTOMERS * nights
     assert rows.events > 0
     names = [page.name for page in found]
     assert names[0] == "funnel"
@@ -38,5 +38,13 @@ def test_the_page_benchmark_seeds_a_base_once_and_every_page_answers(
     engine = make_engine(settings.database_url)
     try:
         assert not page_seeding.ensure(engine, settings, CUSTOMERS, reseed=False)
+        with page_seeding.session_of(engine) as session:
+            now = datetime.now(UTC)
+            current = read_funnel(session, at_risk_threshold=0.5).per_state
+            trend = read_trend(session, now=now, days=90, current=current).points
     finally:
         engine.dispose()
+    # The history covers the trend's 90 days and chains up to the states now.
+    assert len(trend) == 90 + 1
+    assert all(n >= 0 for point in trend for n in point.per_state.values())
+    assert sum(trend[0].per_state.values()) == CUSTOMERS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -96,43 +96,6 @@ def test_the_funnel_counts_the_last_runs_moves_forward_and_back(
     assert re.search(r'id="fell-back">3<', html)
     moves = html.split("Moves between states")[1].split("</table>")[0]
     assert moves.count("<tr>") == 1 + 3  # the header, and no row for a pair that moved no one
-
-
-def test_the_trend_adds_up_each_successful_runs_states_after_it(
-    client: TestClient, db: Session, seeded: list[Any]
-) -> None:
-    now = datetime.now(UTC)
-    runs = [
-        ("old", 60, "succeeded", {"intent": {"deciding": 2, "intent": 5}}),
-        ("recent", 3, "succeeded", {"intent": {"deciding": 4}, "deciding": {"deciding": 1}}),
-        ("dry", 2, "dry-run", {"intent": {"loyal": 99}}),
-        ("gone", 1, "failed", {"intent": {"loyal": 77}}),
-    ]
-    for run_id, days_ago, status, moves in runs:
-        when = now - timedelta(days=days_ago)
-        db.add(
-            ScoringRun(
-                id=run_id,
-                model_version="m",
-                as_of=when,
-                started_at=when,
-                finished_at=when,
-                status=status,
-                dry_run=status == "dry-run",
-                rows_scored=len(seeded),
-                transitions=moves,
-            )
-        )
-    db.commit()
-    html = client.get("/app").text
-    table = html.split('id="trend"')[1].split("</table>")[0]
-    rows = [re.findall(r'class="num">(\d+)<', row) for row in table.split("<tr>")[2:]]
-    assert rows == [["0", "0", "0", "5", "0"], ["0", "0", "5", "2", "0"]]
-    assert "Fewer than two nightly runs in the last 30 days" in html
-    (ninety_days,) = charts_in(html)  # the 30 days have one run: no chart
-    assert [ninety_days.vertices(f"trend-{state}") for state in STATES] == [2] * len(STATES)
-    assert ninety_days.alt.startswith("Customers per state after each of 2 nightly runs")
-    assert "intent 5 to 0, deciding 2 to 5" in ninety_days.alt
 
 
 QUEUE_FILTERS: list[dict[str, Any]] = [
