@@ -26,6 +26,7 @@ from app.scoring.advice import Advisor
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.serving import ServingModel
 from app.web.calibration import Calibration
+from app.web.funnel import Trend
 from app.webhooks.hubspot import HubSpotMapping
 from app.webhooks.intake import Intake
 
@@ -87,6 +88,8 @@ CalibrationCacheDep = Annotated[
     TtlCache[Calibration | None], Depends(_held(lambda runtime: runtime.calibration))
 ]
 """Each served model's reliability on its test customers."""
+TrendCacheDep = Annotated[TtlCache[Trend], Depends(_held(lambda runtime: runtime.trends))]
+"""The funnel's trend, while the score history's day summaries stay as they are."""
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RawBody = Annotated[bytes, Depends(get_raw_body)]
 

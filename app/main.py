@@ -30,6 +30,7 @@ from app.runtime import Runtime
 from app.scoring.batcher import PredictionBatcher
 from app.scoring.router import router as scoring_router
 from app.services import build_services
+from app.web.funnel import TREND_KEPT_SECONDS
 from app.web.mount import add_web_app
 from app.webhooks.docs import document_outbound
 from app.webhooks.hubspot import load_hubspot_mapping
@@ -58,6 +59,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         monitoring=TtlCache(settings.monitoring_ttl_seconds, time.monotonic),
         # A model's test set never changes: its figures never go stale.
         calibration=TtlCache(math.inf, time.monotonic),
+        trends=TtlCache(TREND_KEPT_SECONDS, time.monotonic),
     )
 
 

@@ -11,6 +11,7 @@ from app.monitoring.schemas import MonitoringRead
 from app.scoring.batcher import PredictionBatcher
 from app.services import Services
 from app.web.calibration import Calibration
+from app.web.funnel import Trend
 from app.webhooks.hubspot import HubSpotMapping
 from app.webhooks.intake import Intake
 
@@ -27,3 +28,5 @@ class Runtime(Services):
     """Recent monitoring reports (`DEALNODE_MONITORING_TTL_SECONDS`)."""
     calibration: TtlCache[Calibration | None]
     """Each served model's reliability on its test customers, kept for the process."""
+    trends: TtlCache[Trend]
+    """The funnel's trend, kept while the score history's day summaries stay as they are."""

@@ -21,12 +21,24 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.db import is_postgres
-from app.tables import CustomerScore, HistoryDay, HistoryDayMove
+from app.tables import Customer, CustomerScore, HistoryDay, HistoryDayMove
 
 SETTLE = timedelta(minutes=10)
 """How long after midnight a day is summarized: a change timed just before midnight may
@@ -157,6 +169,48 @@ def summarized_moves(session: Session, since: date) -> dict[date, Moves]:
         if after is not None:
             moves[before, after] = int(n)
     return dict(found)
+
+
+def version(session: Session) -> tuple[int, int, datetime | None]:
+    """What changes whenever a day's summary is made, remade or put out of date: a day's
+    trend computed under one version holds until the version moves (`web/funnel.py`).
+
+    (days with a row, days summarized, the latest summary's time), from a table of a row a day.
+    """
+    rows, summarized, latest = session.execute(
+        select(
+            func.count(), func.count(HistoryDay.summarized_at), func.max(HistoryDay.summarized_at)
+        )
+    ).one()
+    return int(rows), int(summarized), latest
+
+
+def counts_and_moves_since(session: Session, start: datetime) -> tuple[dict[str, int], Moves]:
+    """Customers per state now, and the changes stored with a time from `start` on, read in
+    one statement so both come from the same snapshot: a change committed between two reads
+    would be in one and not the other, and the counts derived from them off by it."""
+    now_part = (
+        select(cast(null(), String).label("before"), Customer.state, func.count())
+        .where(Customer.state.is_not(None))
+        .group_by(Customer.state)
+    )
+    moves_part = (
+        select(CustomerScore.previous_state, CustomerScore.state, func.count())
+        .where(CustomerScore.scored_at >= start)
+        .group_by(CustomerScore.previous_state, CustomerScore.state)
+    )
+    tagged = union_all(
+        now_part.add_columns(literal_column("'now'").label("part")),
+        moves_part.add_columns(literal_column("'moved'").label("part")),
+    )
+    counts: dict[str, int] = {}
+    moves: Moves = {}
+    for before, after, n, part in session.execute(tagged):
+        if part == "now":
+            counts[after] = int(n)
+        else:
+            moves[before, after] = int(n)
+    return counts, moves
 
 
 def first_change(session: Session) -> datetime | None:

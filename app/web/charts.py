@@ -129,7 +129,7 @@ def draw_trend(points: TrendPoints) -> Chart:
         f"{state} {first[1][i]:,} to {last[1][i]:,}" for i, state in enumerate(STATES)
     )
     alt = (
-        f"Customers per state after each of {len(points)} nightly runs from "
+        f"Customers per state at the end of each of {len(points)} days from "
         f"{first[0].strftime(DAY)} to {last[0].strftime(DAY)}: {moves}."
     )
     return Chart(draw_svg(WIDE, WIDE_MARGINS, draw), alt)

@@ -8,13 +8,13 @@ score history with today's part counted from its time index.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.monitoring.cache import TtlCache
 from app.scoring import history_days
 from app.tables import Customer, ScoringRun
 from training.features import STATES
@@ -118,7 +118,8 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class Trend:
-    """The funnel at the end of each day of a window, then now, oldest first."""
+    """The funnel at the end of each day of a window, oldest first (the counts now are the
+    funnel's own, `read_funnel`)."""
 
     points: list[TrendPoint]
     history_begins: datetime | None
@@ -126,34 +127,58 @@ class Trend:
     so no point is earlier than the end of its day."""
 
 
-def read_trend(session: Session, *, now: datetime, days: int, current: Mapping[str, int]) -> Trend:
-    """The funnel at the end of each of the last `days` UTC days, then `current` (the counts
-    now), rebuilt backwards from the score history: a day's counts are the counts now minus
-    every change after it (a change is -1 to its previous state, +1 to its new one).
+TREND_KEPT_SECONDS = 86_400.0
+"""How long a runtime keeps a trend: a day, since each day's view moves to a new key."""
+
+
+def read_trend(
+    session: Session, *, now: datetime, days: int, kept: TtlCache[Trend] | None = None
+) -> Trend:
+    """The funnel at the end of each of the last `days` UTC days, rebuilt backwards from the
+    score history: a day's counts are the counts now minus every change after it (a change
+    is -1 to its previous state, +1 to its new one).
 
     Days over come from their per-day summary, made the first time one is needed
-    (`history_days.py`); only the rest (today, mostly) is counted from the history itself.
-    Commits (the summaries). The counts now are the customer table's, as the funnel's, so
-    the last point is the funnel's own; a customer deleted from the table takes its history
-    with it, and a day summarized before that still counts its changes (docs/web-app.md).
+    (`history_days.py`). Today's changes are counted from the history itself, in the same
+    statement as the counts now: that is most of a view's cost on a large base (a nightly
+    run changes a fifth of it), and its result, the end of yesterday, does not move as the
+    day goes on. So `kept` keeps the trend until the summaries' version moves: a new day
+    summarized, or a change stored back-dated onto a day over (which puts that day out of
+    date), or midnight. Commits (the summaries). A customer deleted from the table takes its
+    history with it, and a day summarized before that still counts its changes
+    (docs/web-app.md).
     """
     begins = history_days.first_change(session)
     if begins is None:
         return Trend(points=[], history_begins=None)
     today = history_days.day_of(now)
     first = max(today - timedelta(days=days), history_days.day_of(begins))
-    after_first = [first + timedelta(days=k) for k in range(1, (today - first).days + 1)]
-    over = after_first[:-1]  # the last is today
+    if first >= today:  # the history begins today: no day of it has ended
+        return Trend(points=[], history_begins=begins)
+    over = [first + timedelta(days=k) for k in range(1, (today - first).days)]
     history_days.summarize_missing(session, over, now=now)
+    if kept is None:
+        return _rebuilt(session, first, over, today, begins)
+    key = (today, first, history_days.version(session))
+    return kept.get_or_compute(key, lambda: _rebuilt(session, first, over, today, begins))
+
+
+def _rebuilt(
+    session: Session, first: date, over: list[date], today: date, begins: datetime
+) -> Trend:
+    """The end of each day from `first` to yesterday (`over` are the days after `first`)."""
     per_day = history_days.summarized_moves(session, first + timedelta(days=1))
     for day in over:
         if day not in per_day:  # not settled yet, or put out of date since
             start = history_days.start_of(day)
             per_day[day] = history_days.count_moves(session, start, start + timedelta(days=1))
-    per_day[today] = history_days.count_moves(session, history_days.start_of(today))
-    counts = {state: int(current.get(state, 0)) for state in STATES}
-    points = [TrendPoint(as_of=now, per_state=dict(counts))]
-    for day in reversed(after_first):
+    now_counts, moves_today = history_days.counts_and_moves_since(
+        session, history_days.start_of(today)
+    )
+    counts = {state: now_counts.get(state, 0) for state in STATES}
+    _undo(counts, moves_today)
+    points = [TrendPoint(as_of=history_days.start_of(today), per_state=dict(counts))]
+    for day in reversed(over):
         _undo(counts, per_day[day])
         points.append(TrendPoint(as_of=history_days.start_of(day), per_state=dict(counts)))
     return Trend(points=points[::-1], history_begins=begins)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.customers import service as customer_service
 from app.customers.service import QueueFilter, QueueOrder
-from app.deps import AdvisorDep, SessionDep, SettingsDep
+from app.deps import AdvisorDep, SessionDep, SettingsDep, TrendCacheDep
 from app.errors import NotFound, Unauthorized
 from app.input_types import LookupId
 from app.web import funnel as funnel_service
@@ -121,15 +121,20 @@ def sign_out(request: Request, session: SessionDep, viewer: Viewer, _: CheckedFo
 
 @router.get("", name="funnel")
 def funnel(
-    request: Request, session: SessionDep, settings: SettingsDep, viewer: Viewer
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    trends: TrendCacheDep,
+    viewer: Viewer,
 ) -> HTMLResponse:
-    """Customers per state now, the trend, the at-risk count and the last nightly run's moves."""
+    """Customers per state now, the trend, the at-risk count and the last nightly run's moves.
+
+    The charts draw the ends of days, which stay as they are all day, so they are drawn once
+    a day (`charts.py` keeps them); the table adds the counts now."""
     found = funnel_service.read_funnel(session, at_risk_threshold=settings.at_risk_threshold)
     top = max(found.per_state.values(), default=0) or 1
     now = datetime.now(UTC)
-    trend = funnel_service.read_trend(
-        session, now=now, days=TREND_DAYS[-1], current=found.per_state
-    )
+    trend = funnel_service.read_trend(session, now=now, days=TREND_DAYS[-1], kept=trends)
     charts = {
         days: trend_chart(
             [(p.as_of, p.per_state) for p in trend.points if p.as_of >= now - timedelta(days=days)]
@@ -139,7 +144,7 @@ def funnel(
     context = {
         "funnel": found,
         "top": top,
-        "trend": trend.points,
+        "trend": [*trend.points, funnel_service.TrendPoint(as_of=now, per_state=found.per_state)],
         "history_begins": trend.history_begins,
         "charts": charts,
         "states": STATES,

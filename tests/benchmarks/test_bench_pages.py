@@ -41,10 +41,11 @@ def test_the_page_benchmark_seeds_a_base_once_and_every_page_answers(
         with page_seeding.session_of(engine) as session:
             now = datetime.now(UTC)
             current = read_funnel(session, at_risk_threshold=0.5).per_state
-            trend = read_trend(session, now=now, days=90, current=current).points
+            trend = read_trend(session, now=now, days=90).points
     finally:
         engine.dispose()
     # The history covers the trend's 90 days and chains up to the states now.
-    assert len(trend) == 90 + 1
+    assert len(trend) == 90
+    assert sum(trend[-1].per_state.values()) == sum(current.values())
     assert all(n >= 0 for point in trend for n in point.per_state.values())
     assert sum(trend[0].per_state.values()) == CUSTOMERS

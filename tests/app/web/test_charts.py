@@ -56,14 +56,14 @@ def test_the_state_history_marks_each_change_in_its_state_over_the_five_states()
     assert charts.state_history_chart([], NOW) is None
 
 
-def test_the_trend_draws_a_line_per_state_through_every_run() -> None:
+def test_the_trend_draws_a_line_per_state_through_every_day() -> None:
     points = _trend(30)
     chart = charts.trend_chart(points)
     assert chart is not None
     svg = drawn(chart.src)
     assert [svg.vertices(f"trend-{state}") for state in STATES] == [30] * len(STATES)
     assert "customers" in svg.texts()
-    assert "Customers per state after each of 30 nightly runs from 2026-11-06 to 2026-12-05" in (
+    assert "Customers per state at the end of each of 30 days from 2026-11-06 to 2026-12-05" in (
         chart.alt
     )
     assert "loyal 500 to 587" in chart.alt

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -16,11 +17,13 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import make_sessionmaker
+from app.monitoring.cache import TtlCache
 from app.scoring import history_days
 from app.scoring.results import ScoreView
 from app.scoring.state_changes import Source, StateChange, record_changes
 from app.tables import Customer, CustomerScore, HistoryDay, HistoryDayMove, ScoringRun
-from app.web.funnel import read_funnel, read_trend
+from app.web.funnel import TREND_KEPT_SECONDS, Trend, read_funnel, read_trend
+from tests.app.web.chart_images import charts_in
 from tests.app.web.signing_in import sign_in
 from training.features import STATES
 
@@ -108,9 +111,10 @@ def _replayed(db: Session, at: datetime) -> dict[str, int]:
 
 
 def _trend(db: Session, now: datetime) -> list[tuple[datetime, dict[str, int]]]:
+    """The ends of days, then the counts now, as the page's table shows them."""
+    found = read_trend(db, now=now, days=90)
     current = read_funnel(db, at_risk_threshold=0.5).per_state
-    found = read_trend(db, now=now, days=90, current=current)
-    return [(point.as_of, point.per_state) for point in found.points]
+    return [(point.as_of, point.per_state) for point in found.points] + [(now, current)]
 
 
 def test_the_trend_is_the_history_replayed_at_the_end_of_each_day(
@@ -145,7 +149,8 @@ def test_a_base_fed_only_by_the_api_and_webhooks_has_a_trend(
     assert db.scalar(select(func.count()).select_from(ScoringRun)) == 0
     sign_in(client, score_key)
     html = client.get("/app").text
-    assert html.count('class="trend-line') == 2 * len(STATES)  # the 30 and the 90 days' charts
+    drawn = charts_in(html)  # the 30 and the 90 days' charts: the 20 days since it began
+    assert [[c.vertices(f"trend-{state}") for state in STATES] for c in drawn] == [[20] * 5] * 2
     table = html.split('id="trend"')[1].split("</table>")[0]
     rows = [
         list(map(int, re.findall(r'class="num">(\d+)<', row))) for row in table.split("<tr>")[2:]
@@ -261,3 +266,33 @@ def _assert_summaries_match_history(db: Session, days: Sequence[date]) -> None:
     for day in days:
         start = history_days.start_of(day)
         assert summarized[day] == history_days.count_moves(db, start, start + timedelta(days=1))
+
+
+def test_a_kept_trend_holds_through_changes_today_and_is_redone_after_a_back_dated_one(
+    db: Session, now: datetime
+) -> None:
+    _random_history(db, now, customers=30, days=40, seed=13)
+    kept: TtlCache[Trend] = TtlCache(TREND_KEPT_SECONDS, time.monotonic)
+    first = read_trend(db, now=now, days=90, kept=kept)
+    later = now + timedelta(minutes=1)
+    _change(db, "t-002", "loyal", later, "api")  # today: the ends of days do not move
+    db.commit()
+    assert read_trend(db, now=later, days=90, kept=kept) == first
+    assert read_trend(db, now=later, days=90) == first  # kept, and right to be
+
+    back = now - timedelta(days=3)
+    quiet = db.scalars(  # whose last change is older, so the back-dated one is their newest
+        select(Customer)
+        .where(Customer.scored_at < back, Customer.state != "intent")
+        .order_by(Customer.customer_id)
+        .limit(2)
+    ).all()
+    assert quiet
+    for customer in quiet:
+        _change(db, customer.customer_id, "intent", back, "rescore")
+    db.commit()
+    redone = read_trend(db, now=later, days=90, kept=kept)
+    assert redone != first
+    assert redone == read_trend(db, now=later, days=90)
+    for point in redone.points:
+        assert point.per_state == _replayed(db, point.as_of), point.as_of
