@@ -3,7 +3,7 @@ nightly run moved customers, and the trend over the last days.
 
 Each is a query an index answers: a GROUP BY on the state, a range on the at-risk index, the
 newest run's row with its stored transitions, and for the trend the per-day summaries of the
-score history with today's part counted from its time index.
+score history, rebuilt into the ends of days once a day and kept by the runtime (`read_trend`).
 """
 
 from __future__ import annotations
