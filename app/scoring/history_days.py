@@ -34,10 +34,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import is_postgres
+from app.bulk import for_session
 from app.tables import Customer, CustomerScore, HistoryDay, HistoryDayMove
 
 SETTLE = timedelta(minutes=10)
@@ -66,18 +65,12 @@ def mark_out_of_date(session: Session, scored_at: datetime, *, now: datetime) ->
     if day >= day_of(now):
         return
     row = {"day": day, "summarized_at": None}
-    statement = _insert_day(session)
+    statement = for_session(session).insert(HistoryDay)
     session.execute(
         statement.values(row).on_conflict_do_update(
             index_elements=[HistoryDay.day], set_={"summarized_at": None}
         )
     )
-
-
-def _insert_day(session: Session) -> postgresql.Insert | sqlite.Insert:
-    """An insert of a day's row that can say what to do when the day has one (both dialects
-    spell `ON CONFLICT` alike)."""
-    return postgresql.insert(HistoryDay) if is_postgres(session) else sqlite.insert(HistoryDay)
 
 
 def is_over(day: date, now: datetime) -> bool:
@@ -122,7 +115,7 @@ def _claim(session: Session, day: date, now: datetime, *, exists: bool) -> bool:
     """Take `day` to summarize it: insert its row, or take it back from out of date. False if
     another reader has (or just had) it."""
     if not exists:
-        statement = _insert_day(session)
+        statement = for_session(session).insert(HistoryDay)
         inserted = session.scalar(
             statement.values(day=day, summarized_at=now)
             .on_conflict_do_nothing(index_elements=[HistoryDay.day])
