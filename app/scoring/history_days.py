@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     CursorResult,
+    Select,
     String,
     cast,
     delete,
@@ -133,14 +134,19 @@ def _claim(session: Session, day: date, now: datetime, *, exists: bool) -> bool:
 
 def count_moves(session: Session, start: datetime, end: datetime | None = None) -> Moves:
     """The changes stored with a time in [start, end) (no end: from `start` on), counted per
-    pair of states: a range of `ix_customer_score_scored_at`, read from the index alone."""
+    pair of states."""
+    return {(before, after): int(n) for before, after, n in session.execute(_moves(start, end))}
+
+
+def _moves(start: datetime, end: datetime | None = None) -> Select[str | None, str, int]:
+    """(previous state, state, changes) over [start, end): a range of
+    `ix_customer_score_scored_at`, read from the index alone."""
     query = select(CustomerScore.previous_state, CustomerScore.state, func.count()).where(
         CustomerScore.scored_at >= start
     )
     if end is not None:
         query = query.where(CustomerScore.scored_at < end)
-    grouped = session.execute(query.group_by(CustomerScore.previous_state, CustomerScore.state))
-    return {(before, after): int(n) for before, after, n in grouped}
+    return query.group_by(CustomerScore.previous_state, CustomerScore.state)
 
 
 def summarized_moves(session: Session, since: date) -> dict[date, Moves]:
@@ -187,14 +193,9 @@ def counts_and_moves_since(session: Session, start: datetime) -> tuple[dict[str,
         .where(Customer.state.is_not(None))
         .group_by(Customer.state)
     )
-    moves_part = (
-        select(CustomerScore.previous_state, CustomerScore.state, func.count())
-        .where(CustomerScore.scored_at >= start)
-        .group_by(CustomerScore.previous_state, CustomerScore.state)
-    )
     tagged = union_all(
         now_part.add_columns(literal_column("'now'").label("part")),
-        moves_part.add_columns(literal_column("'moved'").label("part")),
+        _moves(start).add_columns(literal_column("'moved'").label("part")),
     )
     counts: dict[str, int] = {}
     moves: Moves = {}

@@ -31,17 +31,11 @@ LEANING = 0.01
 
 @dataclass(frozen=True)
 class Calibration:
-    """The serving model's reliability on its test customers."""
+    """The serving model's reliability on its test customers, and what the page says of it."""
 
     version: str
-    customers: int
-    bins: list[dict[str, float]]
-    """Per confidence bin shown: mean confidence, share right, customers (`reliability_bins`)."""
-    left_out: int
-    """Customers in bins too small to show."""
-    ece: float
-    overconfidence: float
-    """Mean confidence minus the share right: above 0, the model is too sure of itself."""
+    figures: Reliability
+    """Bins shown, customers left out, ECE and overconfidence (`training/reliability.py`)."""
     chance_p95: float | None = None
     """The ECE exact percentages stay under 95 times in 100 on this many customers
     (`training.metrics.chance_ece`); None for a model trained before it was stored."""
@@ -49,24 +43,25 @@ class Calibration:
     @property
     def words(self) -> str:
         """The ECE as a seller would put it."""
-        gap = f"{100 * self.ece:.1f} percentage points"
-        if self.ece < SURE_ENOUGH:
+        figures = self.figures
+        gap = f"{100 * figures.ece:.1f} percentage points"
+        if figures.ece < SURE_ENOUGH:
             verdict = "the percentages can be read as they are"
-        elif self.ece < ROUGHLY:
+        elif figures.ece < ROUGHLY:
             verdict = "the percentages are a fair guide, not exact chances"
         else:
             verdict = "read the percentages as a ranking rather than as chances"
         sentence = (
             f"On average the confidence shown is {gap} away from how often it is right "
-            f"(ECE {self.ece:.3f}): {verdict}."
+            f"(ECE {figures.ece:.3f}): {verdict}."
         )
-        if self.overconfidence >= LEANING:
+        if figures.overconfidence >= LEANING:
             sentence += " Where it is off, it is too sure of itself."
-        elif self.overconfidence <= -LEANING:
+        elif figures.overconfidence <= -LEANING:
             sentence += " Where it is off, it is too modest."
-        if self.chance_p95 is not None and self.ece <= self.chance_p95:
+        if self.chance_p95 is not None and figures.ece <= self.chance_p95:
             sentence += (
-                f" On {self.customers:,} test customers even exact percentages would show up to "
+                f" On {figures.customers:,} test customers even exact percentages would show up to "
                 f"{self.chance_p95:.3f} by chance alone, so this gap may be luck rather than error."
             )
         return sentence
@@ -80,15 +75,7 @@ def calibration_of(predictor: Predictor) -> Calibration | None:
     measured = model.reliability or _measured(predictor)
     if measured is None:
         return None
-    return Calibration(
-        version=model.version,
-        customers=measured.customers,
-        bins=measured.bins,
-        left_out=measured.left_out,
-        ece=measured.ece,
-        overconfidence=measured.overconfidence,
-        chance_p95=_chance_p95(model.metadata),
-    )
+    return Calibration(model.version, measured, _chance_p95(model.metadata))
 
 
 def _chance_p95(metadata: dict[str, Any]) -> float | None:

@@ -63,7 +63,7 @@ def models(
             "tested": current.metrics.get("model") or {},
             "baselines": current.metrics.get("baselines") or {},
             "calibration": calibrated,
-            "reliability": reliability_chart(calibrated.bins) if calibrated else None,
+            "reliability": reliability_chart(calibrated.figures.bins) if calibrated else None,
             "monitoring": monitoring_service.current_report(sessions, predictor.model, reports),
             "ttl_minutes": reports.ttl_seconds / 60,
             "states": STATES,

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from app.web.calibration import Calibration
+from training.reliability import Reliability
 
 
 def _calibration(ece: float, chance_p95: float | None) -> Calibration:
-    return Calibration(
-        version="v1",
-        customers=731,
-        bins=[],
-        left_out=0,
-        ece=ece,
-        overconfidence=0.0,
-        chance_p95=chance_p95,
+    figures = Reliability(
+        customers=731, bins=[], left_out=0, ece=ece, overconfidence=0.0, per_state={}
     )
+    return Calibration(version="v1", figures=figures, chance_p95=chance_p95)
 
 
 def test_a_gap_inside_what_chance_gives_on_a_small_test_set_is_called_possible_luck() -> None:
